@@ -1,0 +1,1 @@
+"""Scheduled units of work, their registry and runner, and the `ragmon` CLI."""

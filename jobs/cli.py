@@ -1,0 +1,308 @@
+"""The `ragmon` command line. Each command parses, calls the library, and renders.
+
+Exit codes: 0 healthy, 1 findings above threshold, 2 usage or config error,
+3 runtime failure. Heavy libraries are imported inside commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from monitor import __version__
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.history import HistoryStore
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+
+
+class CliError(click.ClickException):
+    """A failure shown as ``Error: ...`` with its own exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class RagmonGroup(click.Group):
+    """Turns library errors into messages and exit codes (2 for config, 3 for runtime)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from monitor.errors import ConfigError, JobNotFoundError, MonitorError
+
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, JobNotFoundError) as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        except MonitorError as exc:
+            raise CliError(str(exc), EXIT_RUNTIME) from None
+
+
+class Settings:
+    """Global options, passed to commands through the click context."""
+
+    def __init__(self, config_path: Path, verbose: int, quiet: bool):
+        self.config_path = config_path
+        self.verbose = verbose
+        self.quiet = quiet
+        self._config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            from jobs.registry import check_job_config
+            from monitor.config import load_config
+
+            self._config = load_config(self.config_path)
+            check_job_config(self._config)
+        return self._config
+
+    def history(self) -> HistoryStore:
+        from monitor.history import HistoryStore
+
+        return HistoryStore.open(self.config().history_url)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@click.group(cls=RagmonGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ragmon")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("RAGMON_CONFIG", "ragmon.toml"),
+    show_default="ragmon.toml, or $RAGMON_CONFIG",
+    help="Configuration file.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also append log records to this file.",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: Path, verbose: int, quiet: bool, log_file: Path | None
+) -> None:
+    """Watch a RAG pipeline for the upstream drift that ends as hallucinations.
+
+    \b
+    Quick start:
+      ragmon init --store-path ./chroma --sources ./docs
+      ragmon run freshness
+      ragmon status
+    """
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(logging.INFO)
+        handlers.append(file_handler)
+    logging.basicConfig(
+        level=min(level, logging.INFO) if log_file else level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    handlers[0].setLevel(level)
+    ctx.obj = Settings(config_path, verbose, quiet)
+
+
+@cli.command()
+@click.option("--store-path", type=click.Path(file_okay=False), help="Embedded Chroma directory.")
+@click.option("--host", help="Chroma server host (instead of --store-path).")
+@click.option("--port", type=int, default=8000, show_default=True, help="Chroma server port.")
+@click.option("--collection", default="docs", show_default=True, help="Collection to watch.")
+@click.option(
+    "--sources",
+    "sources_root",
+    default="docs",
+    show_default=True,
+    help="Directory of source documents.",
+)
+@click.option(
+    "--inspect", is_flag=True, help="Sample the collection and propose the metadata mapping."
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_settings
+def init(
+    settings: Settings,
+    store_path: str | None,
+    host: str | None,
+    port: int,
+    collection: str,
+    sources_root: str,
+    inspect: bool,
+    force: bool,
+) -> None:
+    """Write a commented starter config (ragmon.toml).
+
+    \b
+    Example:
+      ragmon init --store-path ./chroma --collection docs --sources ./docs --inspect
+    """
+    from jobs.setup import render_config, sample_mapping
+    from jobs.ui import console
+
+    if store_path and host:
+        raise click.UsageError("give --store-path or --host, not both")
+    path = settings.config_path
+    if path.exists() and not force:
+        raise CliError(f"{path} already exists. Use --force to overwrite it.", EXIT_USAGE)
+    preset = "auto"
+    if inspect:
+        proposal = sample_mapping(store_path, host, port, collection)
+        console(settings.quiet).print(proposal.describe())
+        preset = proposal.preset or "auto"
+    path.write_text(
+        render_config(
+            store_path=store_path or (None if host else "chroma"),
+            host=host,
+            port=port,
+            collection=collection,
+            sources_root=sources_root,
+            preset=preset,
+        ),
+        encoding="utf-8",
+    )
+    if not settings.quiet:
+        click.echo(f"Wrote {path}. Check [sources] root, then: ragmon run freshness")
+
+
+@cli.command()
+@click.argument(
+    "source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False
+)
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@pass_settings
+def index(settings: Settings, source_dir: Path | None, dry_run: bool) -> None:
+    """Chunk, embed and write SOURCE_DIR into the configured collection.
+
+    Only documents whose text changed are re-embedded; chunks of deleted documents are
+    removed. SOURCE_DIR defaults to [sources] root. With --dry-run nothing is written and
+    the exit code is 1 when the store is behind its sources.
+
+    \b
+    Example:
+      ragmon index ./docs
+    """
+    from jobs.setup import run_index
+
+    changed = run_index(settings.config(), source_dir, dry_run=dry_run, quiet=settings.quiet)
+    if dry_run and changed:
+        sys.exit(EXIT_FINDINGS)
+
+
+@cli.command("run")
+@click.argument("names", nargs=-1, required=True, metavar="JOB... | all")
+@click.option("--json", "as_json", is_flag=True, help="Print each job's result as JSON.")
+@pass_settings
+def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool) -> None:
+    """Run jobs now and record them; the exit code tells their health.
+
+    \b
+    0  every job healthy          1  a threshold was crossed
+    2  usage or config error      3  a job failed to run
+    Example (crontab):
+      0 * * * *  ragmon --quiet run freshness
+    """
+    from jobs import registry
+    from jobs.runner import execute
+    from jobs.ui import render_outcome
+    from monitor.records import RunStatus
+
+    config = settings.config()
+    jobs = registry.all_jobs()
+    wanted = list(jobs) if names == ("all",) else [registry.get(n).name for n in names]
+    history = settings.history()
+    worst = EXIT_OK
+    for name in registry.ordered(wanted):
+        settings_for_job = config.jobs.get(name)
+        if names == ("all",) and settings_for_job is not None and not settings_for_job.enabled:
+            continue
+        outcome = execute(jobs[name], config, history)
+        if as_json:
+            click.echo(json.dumps(outcome_json(outcome), indent=2, sort_keys=True))
+        else:
+            render_outcome(outcome, quiet=settings.quiet)
+        if outcome.error is not None:
+            worst = max(worst, EXIT_RUNTIME)
+        elif outcome.status is RunStatus.FINDINGS:
+            worst = max(worst, EXIT_FINDINGS)
+    sys.exit(worst)
+
+
+def outcome_json(outcome: Any) -> dict[str, Any]:
+    result = outcome.result
+    return {
+        "job": outcome.job,
+        "run_id": outcome.run_id,
+        "status": str(outcome.status),
+        "error": outcome.error,
+        "summary": result.summary if result else None,
+        "result": dict(result.details) if result else None,
+    }
+
+
+@cli.command()
+@pass_settings
+def status(settings: Settings) -> None:
+    """Show the last run of each job, its result, its next slot, and overdue jobs.
+
+    Exits 1 when a job is overdue or its last run failed.
+
+    \b
+    Example:
+      ragmon status
+    """
+    from jobs.status import job_statuses
+    from jobs.ui import render_status
+
+    rows = job_statuses(settings.config(), settings.history())
+    render_status(rows, quiet=settings.quiet)
+    if any(r.overdue_since or r.failed for r in rows):
+        sys.exit(EXIT_FINDINGS)
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".ragmon-demo"),
+    show_default=True,
+    help="Working directory for the demo (recreated).",
+)
+@pass_settings
+def demo(settings: Settings, workdir: Path) -> None:
+    """Run the whole monitor on a bundled sample corpus, end to end.
+
+    Indexes the sample documents into an embedded Chroma collection, then edits,
+    deletes and adds documents the way a real corpus drifts, and runs every job.
+
+    \b
+    Example:
+      ragmon demo --dir /tmp/ragmon-demo
+    """
+    from jobs.demo import run_demo
+
+    run_demo(workdir, quiet=settings.quiet)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ragmon")

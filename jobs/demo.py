@@ -1,0 +1,176 @@
+"""`ragmon demo`: index the bundled corpus, let it drift the way real corpora do, run the jobs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from jobs.ui import console
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One change made to the sources after indexing, and what ragmon should make of it."""
+
+    path: str
+    what: str
+    apply: Callable[[Path], None]
+
+
+def _replace(old: str, new: str) -> Callable[[Path], None]:
+    def apply(path: Path) -> None:
+        text = path.read_text(encoding="utf-8")
+        if old not in text:
+            raise RuntimeError(f"demo corpus changed: {old!r} not found in {path}")
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    return apply
+
+
+def _reflow(path: Path) -> None:
+    """Re-wrap every paragraph to other line lengths: a whitespace-only edit."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"(?<=\w) (?=\w)", "\n", text, count=40), encoding="utf-8")
+
+
+def _append(section: str) -> Callable[[Path], None]:
+    def apply(path: Path) -> None:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(section)
+
+    return apply
+
+
+def _delete(path: Path) -> None:
+    path.unlink()
+
+
+def _move(to: str) -> Callable[[Path], None]:
+    def apply(path: Path) -> None:
+        root = path
+        while root.name != "docs":
+            root = root.parent
+        (root / to).parent.mkdir(parents=True, exist_ok=True)
+        path.rename(root / to)
+
+    return apply
+
+
+NEW_DOCUMENT = """# Parental leave
+
+Northwind Robotics offers 16 weeks of fully paid parental leave to every employee who
+becomes a parent through birth, adoption or foster placement, regardless of gender.
+Leave can be taken in up to three blocks within the first 18 months.
+
+Tell your manager and People Operations at least eight weeks before the first block.
+"""
+
+NEW_SECTION = """
+## Travel booked through the portal
+
+From January, every trip over 300 EUR must be booked through the travel portal. Receipts
+for portal bookings are attached automatically; claims for trips booked elsewhere will be
+returned unpaid unless Finance approved an exception in writing beforehand.
+"""
+
+DRIFTS = [
+    Drift(
+        "handbook/vacation-policy.md",
+        "policy changed: 20 -> 25 days of vacation",
+        _replace("20 days of paid vacation", "25 days of paid vacation"),
+    ),
+    Drift(
+        "products/warranty.txt",
+        "warranty period changed: 24 -> 36 months",
+        _replace("24 months", "36 months"),
+    ),
+    Drift("handbook/expenses.md", "new section appended (never embedded)", _append(NEW_SECTION)),
+    Drift("faq/it-faq.md", "deleted from the sources", _delete),
+    Drift(
+        "handbook/remote-work.md",
+        "moved to handbook/policies/remote-work.md",
+        _move("handbook/policies/remote-work.md"),
+    ),
+    Drift("handbook/onboarding.md", "re-wrapped lines only (must not count as a change)", _reflow),
+]
+
+
+def run_demo(workdir: Path, *, quiet: bool = False) -> int:
+    """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
+    from jobs import registry
+    from jobs.runner import execute
+    from jobs.setup import render_config, run_index
+    from jobs.status import job_statuses
+    from jobs.ui import render_outcome, render_status
+    from monitor.config import load_config
+    from monitor.history import HistoryStore
+    from monitor.ingest import plan_index
+    from monitor.sources.directory import DirectoryCatalog
+    from monitor.stores.chroma import ChromaStore
+
+    out = console(quiet)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    docs = workdir / "docs"
+    _copy_corpus(docs)
+    config_path = workdir / "ragmon.toml"
+    config_path.write_text(
+        render_config(
+            store_path="chroma",
+            host=None,
+            port=8000,
+            collection="handbook",
+            sources_root="docs",
+            preset="auto",
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(config_path)
+    out.rule("1. Index the sample corpus")
+    run_index(config, None, dry_run=False, quiet=quiet)
+
+    out.rule("2. The corpus drifts; nobody re-indexes")
+    _write_new(docs / "handbook/parental-leave.md")
+    out.print("  added    handbook/parental-leave.md (never indexed)")
+    for drift in DRIFTS:
+        drift.apply(docs / drift.path)
+        out.print(f"  {drift.path}: {drift.what}")
+
+    out.rule("3. What changed since the last index (ragmon index --dry-run)")
+    plan = plan_index(
+        DirectoryCatalog.from_config(config.sources), ChromaStore.from_config(config.store)
+    )
+    out.print(plan.describe())
+
+    history = HistoryStore.open(config.history_url)
+    worst = 0
+    jobs = registry.all_jobs()
+    if jobs:
+        out.rule("4. Run every job (ragmon run all)")
+    for name in jobs:
+        outcome = execute(jobs[name], config, history)
+        render_outcome(outcome, quiet=quiet)
+        worst = max(worst, 3 if outcome.error else int(outcome.status == "findings"))
+    out.rule("ragmon status")
+    render_status(job_statuses(config, history), quiet=quiet)
+    out.print(
+        f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
+        f"  ragmon -c {config_path} status\n"
+        f"  ragmon -c {config_path} index --dry-run"
+    )
+    return worst
+
+
+def _copy_corpus(target: Path) -> None:
+    corpus = resources.files("jobs").joinpath("demo_corpus")
+    with resources.as_file(corpus) as source:
+        shutil.copytree(source, target)
+
+
+def _write_new(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(NEW_DOCUMENT, encoding="utf-8")

@@ -1,0 +1,50 @@
+"""Running a job: a run row when it starts, its results in one transaction when it ends."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from jobs.registry import JobSpec
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.history import HistoryStore
+from monitor.records import RunResult, RunStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Outcome:
+    """A finished run: its id and result, or the error that ended it."""
+
+    job: str
+    run_id: int
+    result: RunResult | None
+    error: str | None = None
+
+    @property
+    def status(self) -> RunStatus:
+        return self.result.status if self.result else RunStatus.FAILED
+
+
+def execute(spec: JobSpec, config: Config, history: HistoryStore) -> Outcome:
+    """Run one job and record it. Errors are recorded and returned, never lost."""
+    run_id = history.start_run(spec.name)
+    try:
+        result = spec.run(config, history)
+        history.finish_run(run_id, result)
+    except (MonitorError, OSError) as exc:
+        history.fail_run(run_id, str(exc))
+        log.error("job %s failed: %s", spec.name, exc)
+        return Outcome(job=spec.name, run_id=run_id, result=None, error=str(exc))
+    except KeyboardInterrupt:
+        history.fail_run(run_id, "interrupted", status=RunStatus.INTERRUPTED)
+        raise
+    except Exception as exc:
+        history.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        log.exception("job %s crashed", spec.name)
+        return Outcome(
+            job=spec.name, run_id=run_id, result=None, error=f"{type(exc).__name__}: {exc}"
+        )
+    return Outcome(job=spec.name, run_id=run_id, result=result)

@@ -1,0 +1,74 @@
+"""`ragmon status`: per job, the last run, its result, the next slot and overdue state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jobs import registry
+from jobs.schedules import next_fire, overdue_since
+from monitor.config import Config
+from monitor.history import HistoryStore
+from monitor.records import RunRecord, RunStatus
+
+OVERDUE_GRACE = timedelta(minutes=10)
+"""How late past its slot a job may finish before it counts as overdue."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobStatus:
+    name: str
+    schedule: str
+    enabled: bool
+    last: RunRecord | None
+    last_success: RunRecord | None
+    next_run: datetime | None
+    overdue_since: datetime | None
+
+    @property
+    def failed(self) -> bool:
+        return self.last is not None and self.last.status in (
+            RunStatus.FAILED,
+            RunStatus.INTERRUPTED,
+        )
+
+    @property
+    def health(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        if self.overdue_since is not None:
+            return f"OVERDUE since {self.overdue_since:%Y-%m-%d %H:%M} UTC"
+        if self.failed:
+            return "last run failed"
+        if self.last is None:
+            return "never run"
+        return "on time"
+
+
+def job_statuses(
+    config: Config, history: HistoryStore, *, now: datetime | None = None
+) -> list[JobStatus]:
+    """The status of every registered job."""
+    now = now or datetime.now(UTC)
+    rows = []
+    for spec in registry.all_jobs().values():
+        schedule = registry.schedule_of(spec, config)
+        settings = config.jobs.get(spec.name)
+        enabled = settings.enabled if settings else True
+        last_runs = history.runs(spec.name, limit=1)
+        success = history.last_success(spec.name)
+        finished = success.finished_at if success else None
+        rows.append(
+            JobStatus(
+                name=spec.name,
+                schedule=schedule,
+                enabled=enabled,
+                last=last_runs[0] if last_runs else None,
+                last_success=success,
+                next_run=next_fire(schedule, now),
+                overdue_since=overdue_since(schedule, finished, now, grace=OVERDUE_GRACE)
+                if enabled
+                else None,
+            )
+        )
+    return rows

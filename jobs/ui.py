@@ -1,0 +1,104 @@
+"""Terminal rendering with rich: summaries, tables and progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from jobs.runner import Outcome
+    from jobs.status import JobStatus
+
+_STYLE = {
+    "ok": "green",
+    "findings": "yellow",
+    "failed": "red",
+    "interrupted": "red",
+    "running": "cyan",
+}
+
+
+def console(quiet: bool = False, *, stderr: bool = False) -> Console:
+    """A rich console; quiet consoles print nothing."""
+    from rich.console import Console
+
+    return Console(quiet=quiet, stderr=stderr, highlight=False, soft_wrap=False)
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool = False) -> Iterator[Progress]:
+    """A progress bar on stderr that disappears when done (and never shows when quiet)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(quiet, stderr=True),
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        yield bar
+
+
+def render_outcome(outcome: Outcome, *, quiet: bool) -> None:
+    """One job's result: status line, summary, top findings. Errors print even when quiet."""
+    if outcome.error is not None:
+        console(stderr=True).print(f"[red]{outcome.job}: failed[/] — {outcome.error}")
+        return
+    result = outcome.result
+    assert result is not None
+    out = console(quiet and result.status == "ok")
+    style = _STYLE.get(result.status, "white")
+    out.print(f"[bold]{outcome.job}[/] [{style}]{result.status}[/]: {result.summary}")
+    render_findings(out, result.findings)
+
+
+def render_findings(out: Console, findings: Sequence[Any], *, limit: int = 12) -> None:
+    for finding in list(findings)[:limit]:
+        style = {"critical": "red", "warning": "yellow"}.get(finding.severity, "dim")
+        where = f" {finding.source_id}" if finding.source_id else ""
+        out.print(f"  [{style}]{finding.kind:<20}[/]{where}: {finding.message}")
+    if len(findings) > limit:
+        out.print(f"  … and {len(findings) - limit} more (ragmon run --json for all)")
+
+
+def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
+    from rich.table import Table
+
+    table = Table(title="ragmon jobs", title_justify="left")
+    for column in ("job", "schedule", "last run", "result", "next run", "health"):
+        table.add_column(column)
+    for row in rows:
+        last = row.last
+        result = ""
+        if last is not None:
+            style = _STYLE.get(last.status, "white")
+            result = f"[{style}]{last.status}[/] {last.summary or last.error or ''}"
+        table.add_row(
+            row.name,
+            row.schedule,
+            _when(last.started_at) if last else "never",
+            result,
+            _when(row.next_run),
+            row.health,
+        )
+    out = console(quiet and not any(r.overdue_since or r.failed for r in rows))
+    out.print(table)
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"

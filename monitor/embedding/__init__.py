@@ -1,0 +1,1 @@
+"""Embedding model adapters: one per file."""

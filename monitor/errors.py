@@ -1,0 +1,87 @@
+"""Errors raised by the library. Each class builds its own message from its fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MonitorError(Exception):
+    """Base class of every error ragmon raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The configuration file is missing, unreadable or does not validate."""
+
+    def __init__(self, file: Path | str, key: str | None, problem: str, line: int | None = None):
+        self.file = str(file)
+        self.key = key
+        self.problem = problem
+        self.line = line
+        where = self.file + (f", line {line}" if line else "")
+        what = f"key '{key}': " if key else ""
+        super().__init__(f"{where}: {what}{problem}")
+
+
+class StoreError(MonitorError):
+    """The vector store cannot be reached or does not hold what the config names."""
+
+
+class CollectionNotFoundError(StoreError):
+    """The configured collection does not exist in the store."""
+
+    def __init__(self, name: str, where: str, available: list[str]):
+        self.name = name
+        listing = ", ".join(repr(n) for n in sorted(available)) or "none"
+        super().__init__(
+            f"No collection named {name!r} in {where} (collections there: {listing}). "
+            "Set store.collection in the config, or build one with `ragmon index`."
+        )
+
+
+class SourceError(MonitorError):
+    """The source catalog cannot be read."""
+
+
+class SourceFileError(SourceError):
+    """One source file cannot be used."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class EmbedderError(MonitorError):
+    """The embedding model cannot be loaded or used."""
+
+    def __init__(self, model: str, reason: str):
+        self.model = model
+        super().__init__(
+            f"Cannot load embedding model {model!r}: {reason}. "
+            "ragmon never downloads weights: give embedding.model a local directory, "
+            "or leave it empty for the packaged all-MiniLM-L6-v2."
+        )
+
+
+class HistoryError(MonitorError):
+    """The history database cannot be used."""
+
+
+class UnknownSchemaError(HistoryError):
+    """The history database was written by a ragmon this one does not know."""
+
+    def __init__(self, url: str, revision: str):
+        self.revision = revision
+        super().__init__(
+            f"The history database {url} is at schema revision {revision!r}, which this "
+            "version of ragmon does not know. It was written by a newer ragmon: upgrade "
+            "ragmon, or point history.url at another database."
+        )
+
+
+class JobNotFoundError(MonitorError):
+    """A job name that no module registered."""
+
+    def __init__(self, name: str, known: list[str]):
+        self.name = name
+        super().__init__(f"No job named {name!r}. Known jobs: {', '.join(sorted(known))}.")

@@ -1,0 +1,87 @@
+"""SQLAlchemy 2.x models of the history database. Schema changes go through Alembic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware datetimes, whatever the backend does with time zones."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the history store; use UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RunRow(Base):
+    """One run of one job."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+    metrics: Mapped[list[MetricRow]] = relationship(back_populates="run")
+    findings: Mapped[list[FindingRow]] = relationship(back_populates="run")
+
+    __table_args__ = (Index("ix_runs_job_started", "job", "started_at"),)
+
+
+class MetricRow(Base):
+    """One figure of a run."""
+
+    __tablename__ = "metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    value: Mapped[float] = mapped_column(Float)
+    labels: Mapped[Any] = mapped_column(JSON, default=dict)
+
+    run: Mapped[RunRow] = relationship(back_populates="metrics")
+
+    __table_args__ = (Index("ix_metrics_name", "name"),)
+
+
+class FindingRow(Base):
+    """One finding of a run."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    chunk_ids: Mapped[Any] = mapped_column(JSON, default=list)
+    evidence: Mapped[Any] = mapped_column(JSON, default=dict)
+
+    run: Mapped[RunRow] = relationship(back_populates="findings")

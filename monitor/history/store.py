@@ -1,0 +1,245 @@
+"""`HistoryStore`: opens the database, migrates it, and reads and writes runs.
+
+A run is written twice: a ``running`` row when it starts (so `status` can see it), then
+its status, figures and findings in one transaction when it ends. A crash in between
+leaves every earlier run as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.errors import HistoryError, UnknownSchemaError
+from monitor.history.models import FindingRow, MetricRow, RunRow
+from monitor.records import Finding, Metric, RunRecord, RunResult, RunStatus, Severity
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class HistoryStore:
+    """Run history in any SQLAlchemy database; SQLite files get WAL and a busy timeout."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> HistoryStore:
+        """Connect to ``url`` and bring the schema to the newest revision.
+
+        Raises `UnknownSchemaError` when the database is newer than this ragmon.
+        """
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(url)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise HistoryError(f"Cannot use history database {_safe(url)}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    @property
+    def url(self) -> str:
+        return _safe(str(self.engine.url))
+
+    def migrate(self) -> str:
+        """Apply pending Alembic migrations; return the revision the database is now at."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        scripts = ScriptDirectory.from_config(cfg)
+        try:
+            with self.engine.begin() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current is not None and current not in {
+                    s.revision for s in scripts.walk_revisions()
+                }:
+                    raise UnknownSchemaError(self.url, current)
+                if current != scripts.get_current_head():
+                    log.info("migrating history %s from %s", self.url, current or "empty")
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                head = scripts.get_current_head()
+        except SQLAlchemyError as exc:
+            raise HistoryError(f"Cannot migrate history database {self.url}: {exc}") from None
+        return str(head)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    # -- runs ---------------------------------------------------------------
+
+    def start_run(self, job: str, *, started_at: datetime | None = None) -> int:
+        """Record that ``job`` started; return the run id."""
+        with self._sessions.begin() as session:
+            row = RunRow(job=job, started_at=started_at or utcnow(), status=RunStatus.RUNNING)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def finish_run(
+        self,
+        run_id: int,
+        result: RunResult,
+        *,
+        also: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Store a run's outcome, figures and findings in one transaction.
+
+        ``also`` writes a job's own state (e.g. source hashes) in that same transaction.
+        """
+        with self._sessions.begin() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise HistoryError(f"No run with id {run_id} in {self.url}")
+            row.finished_at = utcnow()
+            row.status = result.status
+            row.summary = result.summary
+            row.details = _jsonable(result.details)
+            session.add_all(
+                MetricRow(run_id=run_id, name=m.name, value=float(m.value), labels=dict(m.labels))
+                for m in result.metrics
+            )
+            session.add_all(
+                FindingRow(
+                    run_id=run_id,
+                    kind=f.kind,
+                    severity=f.severity,
+                    message=f.message,
+                    source_id=f.source_id,
+                    chunk_ids=list(f.chunk_ids),
+                    evidence=_jsonable(f.evidence),
+                )
+                for f in result.findings
+            )
+            if also is not None:
+                also(session)
+
+    def fail_run(self, run_id: int, error: str, *, status: RunStatus = RunStatus.FAILED) -> None:
+        """Mark a run failed (or interrupted); nothing else of it is kept."""
+        with self._sessions.begin() as session:
+            row = session.get(RunRow, run_id)
+            if row is not None:
+                row.finished_at = utcnow()
+                row.status = status
+                row.error = error
+
+    def runs(self, job: str | None = None, *, limit: int = 50) -> list[RunRecord]:
+        """Newest runs first."""
+        query = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit)
+        if job is not None:
+            query = query.where(RunRow.job == job)
+        with self.session() as session:
+            return [_record(r) for r in session.scalars(query)]
+
+    def last_runs(self, jobs: Iterable[str]) -> dict[str, RunRecord]:
+        """The newest run of each job that has run at least once."""
+        return {j: runs[0] for j in jobs if (runs := self.runs(j, limit=1))}
+
+    def last_success(self, job: str) -> RunRecord | None:
+        """The newest run of ``job`` that completed (healthy or with findings)."""
+        query = (
+            select(RunRow)
+            .where(RunRow.job == job, RunRow.status.in_([RunStatus.OK, RunStatus.FINDINGS]))
+            .order_by(RunRow.started_at.desc(), RunRow.id.desc())
+            .limit(1)
+        )
+        with self.session() as session:
+            row = session.scalars(query).first()
+            return _record(row) if row is not None else None
+
+    def metrics(self, run_id: int) -> list[Metric]:
+        with self.session() as session:
+            rows = session.scalars(select(MetricRow).where(MetricRow.run_id == run_id))
+            return [Metric(name=r.name, value=r.value, labels=r.labels or {}) for r in rows]
+
+    def findings(self, run_id: int) -> list[Finding]:
+        with self.session() as session:
+            rows = session.scalars(
+                select(FindingRow).where(FindingRow.run_id == run_id).order_by(FindingRow.id)
+            )
+            return [
+                Finding(
+                    kind=r.kind,
+                    severity=Severity(r.severity),
+                    message=r.message,
+                    source_id=r.source_id,
+                    chunk_ids=tuple(r.chunk_ids or ()),
+                    evidence=r.evidence or {},
+                )
+                for r in rows
+            ]
+
+    def count_runs(self) -> int:
+        with self.session() as session:
+            return int(session.scalar(select(func.count(RunRow.id))) or 0)
+
+    def details(self, run_id: int) -> Any:
+        with self.session() as session:
+            row = session.get(RunRow, run_id)
+            return row.details if row is not None else None
+
+
+def _record(row: RunRow) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        job=row.job,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        status=RunStatus(row.status),
+        error=row.error,
+        summary=row.summary,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _safe(url: str) -> str:
+    """The URL with any password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<history url>"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types only (tuples to lists, datetimes to ISO strings)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value

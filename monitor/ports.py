@@ -1,0 +1,115 @@
+"""The ports: small Protocols the analyses depend on. Adapters live one per file.
+
+Each contract, and the errors it raises, is written once here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from monitor.records import Chunk, Neighbour, SourceDocument, SourceProblem, SourceStamp
+
+
+@runtime_checkable
+class SourceCatalog(Protocol):
+    """The current source documents a vector store was (or should have been) built from."""
+
+    def documents(self, known: Mapping[str, SourceStamp] | None = None) -> Iterator[SourceDocument]:
+        """Yield every current document.
+
+        ``known`` maps document ids to what an earlier scan saw; a document whose size and
+        modification time still match reuses the stored hash instead of being read again.
+        Files that cannot be used are skipped and listed in `problems`, never raised.
+        """
+        ...
+
+    def read_text(self, document: SourceDocument) -> str:
+        """Return the document's text (decoded, markup stripped, not yet normalised).
+
+        Raises `SourceFileError` when the file vanished or cannot be decoded since the scan.
+        """
+        ...
+
+    @property
+    def problems(self) -> Sequence[SourceProblem]:
+        """Files skipped by the last `documents` call, with the reason."""
+        ...
+
+    @property
+    def reads(self) -> int:
+        """How many files were read (to hash or to return text) since the catalog was made."""
+        ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """A read-only view of one collection of a vector store.
+
+    Raises `StoreError` (or `CollectionNotFoundError`) when it cannot be reached or the
+    collection does not exist. No method writes to the store.
+    """
+
+    @property
+    def name(self) -> str:
+        """Collection name."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages (a path or host:port). Never holds secrets."""
+        ...
+
+    def count(self) -> int:
+        """Number of chunks in the collection."""
+        ...
+
+    def pages(
+        self, *, include_text: bool = True, include_embeddings: bool = False
+    ) -> Iterator[list[Chunk]]:
+        """Yield the chunks page by page, so memory stays flat as the collection grows."""
+        ...
+
+    def get(self, ids: Sequence[str], *, include_embeddings: bool = False) -> list[Chunk]:
+        """Return the chunks with these ids (missing ids are left out)."""
+        ...
+
+    def query(self, embeddings: Sequence[Any], k: int) -> list[list[Neighbour]]:
+        """Return the ``k`` nearest chunks for each query embedding, nearest first."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A text embedding model. Loading it may be slow; adapters load lazily.
+
+    Raises `EmbedderError` when the model cannot be loaded.
+    """
+
+    @property
+    def name(self) -> str:
+        """Model name as recorded in chunk metadata."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors it returns."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads before it silently truncates the input."""
+        ...
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's `tokenizers.Tokenizer`, for cutting chunks in model tokens."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        """Return a 2-D float32 numpy array of unit-length vectors, one row per text."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens in ``text`` (without special tokens)."""
+        ...

@@ -1,0 +1,159 @@
+"""Reading a chunk's provenance from its metadata, for the conventions found in the wild.
+
+- ``ragmon``: what `ragmon index` writes (``ragmon_source_id``, hashes, ``embedded_at``...).
+- ``langchain``: ``source`` holds the file path; the chunk text is the stored document.
+- ``llamaindex``: ``file_path`` (or, failing that, ``ref_doc_id``); node text as document.
+- ``auto``: decide per chunk from the keys present, in the order above.
+Keys given explicitly in the config override the preset's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.config import MappingConfig
+from monitor.records import Chunk, Provenance
+
+RAGMON_KEYS = {
+    "source_key": "ragmon_source_id",
+    "source_sha256_key": "ragmon_source_sha256",
+    "chunk_sha256_key": "ragmon_chunk_sha256",
+    "chunk_index_key": "ragmon_chunk_index",
+    "embedded_at_key": "ragmon_embedded_at",
+    "embedding_model_key": "ragmon_embedding_model",
+}
+"""Metadata keys `ragmon index` writes (plus ``ragmon_chunker`` and ``ragmon_chunker_params``)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeySet:
+    """The metadata keys of one convention; ``source`` is tried in order."""
+
+    source: tuple[str, ...]
+    source_sha256: str | None = None
+    chunk_sha256: str | None = None
+    chunk_index: str | None = None
+    embedded_at: str | None = None
+    embedding_model: str | None = None
+
+
+PRESETS: dict[str, KeySet] = {
+    "ragmon": KeySet(
+        source=(RAGMON_KEYS["source_key"],),
+        source_sha256=RAGMON_KEYS["source_sha256_key"],
+        chunk_sha256=RAGMON_KEYS["chunk_sha256_key"],
+        chunk_index=RAGMON_KEYS["chunk_index_key"],
+        embedded_at=RAGMON_KEYS["embedded_at_key"],
+        embedding_model=RAGMON_KEYS["embedding_model_key"],
+    ),
+    "langchain": KeySet(source=("source",)),
+    "llamaindex": KeySet(source=("file_path", "ref_doc_id")),
+}
+
+
+class MetadataMapping:
+    """Turns chunk metadata into a `Provenance` according to a `MappingConfig`."""
+
+    def __init__(self, config: MappingConfig | None = None):
+        self._config = config or MappingConfig()
+
+    def keys_for(self, metadata: Mapping[str, Any]) -> KeySet:
+        """The key set that applies to a chunk with this metadata."""
+        preset: str = self._config.preset
+        if preset == "auto":
+            preset = detect_preset(metadata) or "ragmon"
+        base = PRESETS[preset]
+        c = self._config
+        return KeySet(
+            source=(c.source_key,) if c.source_key else base.source,
+            source_sha256=c.source_sha256_key or base.source_sha256,
+            chunk_sha256=c.chunk_sha256_key or base.chunk_sha256,
+            chunk_index=c.chunk_index_key or base.chunk_index,
+            embedded_at=c.embedded_at_key or base.embedded_at,
+            embedding_model=c.embedding_model_key or base.embedding_model,
+        )
+
+    def provenance(self, chunk: Chunk) -> Provenance:
+        """Read where ``chunk`` came from; ``source`` is None when no key names it."""
+        meta = chunk.metadata or {}
+        keys = self.keys_for(meta)
+        source = next((str(meta[k]) for k in keys.source if meta.get(k) not in (None, "")), None)
+        return Provenance(
+            source=source,
+            source_sha256=_str(meta, keys.source_sha256),
+            chunk_sha256=_str(meta, keys.chunk_sha256),
+            chunk_index=_int(meta, keys.chunk_index),
+            embedded_at=_when(meta, keys.embedded_at),
+            embedding_model=_str(meta, keys.embedding_model),
+        )
+
+
+def detect_preset(metadata: Mapping[str, Any]) -> str | None:
+    """The convention a single chunk's metadata follows, or None."""
+    if RAGMON_KEYS["source_key"] in metadata:
+        return "ragmon"
+    if "source" in metadata:
+        return "langchain"
+    if "file_path" in metadata or "ref_doc_id" in metadata:
+        return "llamaindex"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MappingProposal:
+    """What `ragmon init --inspect` suggests after sampling a collection."""
+
+    preset: str | None
+    sampled: int
+    conventions: Mapping[str, int]
+    """Chunks per detected convention (``none`` for chunks matching no convention)."""
+    key_counts: Mapping[str, int]
+    """How many sampled chunks carry each metadata key."""
+
+
+def propose_mapping(chunks: Iterable[Chunk]) -> MappingProposal:
+    """Sample chunks and propose the preset that traces most of them to a source."""
+    conventions: Counter[str] = Counter()
+    keys: Counter[str] = Counter()
+    sampled = 0
+    for chunk in chunks:
+        sampled += 1
+        meta = chunk.metadata or {}
+        keys.update(meta.keys())
+        conventions[detect_preset(meta) or "none"] += 1
+    traced = [(n, p) for p, n in conventions.items() if p != "none"]
+    preset = max(traced)[1] if traced else None
+    return MappingProposal(
+        preset=preset, sampled=sampled, conventions=dict(conventions), key_counts=dict(keys)
+    )
+
+
+def _str(meta: Mapping[str, Any], key: str | None) -> str | None:
+    if key is None or meta.get(key) in (None, ""):
+        return None
+    return str(meta[key])
+
+
+def _int(meta: Mapping[str, Any], key: str | None) -> int | None:
+    value = _str(meta, key)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _when(meta: Mapping[str, Any], key: str | None) -> datetime | None:
+    if key is None or meta.get(key) in (None, ""):
+        return None
+    value = meta[key]
+    try:
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        parsed = datetime.fromisoformat(str(value))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""Source catalogs: one adapter per file."""

@@ -1,0 +1,220 @@
+"""ChromaDB adapters: `ChromaStore` (the read-only `VectorStore`) and `ChromaIndexTarget`.
+
+chromadb's API moves between releases; its objects stay inside this module. Telemetry
+is always off, and no collection is opened with Chroma's default embedding function
+(which downloads a model): ragmon passes vectors itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor.config import StoreConfig
+from monitor.errors import CollectionNotFoundError, StoreError
+from monitor.records import Chunk, Neighbour
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def open_client(config: StoreConfig, *, create: bool = False) -> Any:
+    """A chromadb client for ``config``: embedded when ``path`` is set, HTTP otherwise.
+
+    An embedded store that does not exist is an error unless ``create`` is true, so a
+    typo in ``store.path`` never silently creates an empty store.
+    """
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if config.path is not None:
+        path = Path(config.path)
+        if not create and not (path / "chroma.sqlite3").is_file():
+            raise StoreError(
+                f"No Chroma store at {path} (store.path): expected a directory holding "
+                "chroma.sqlite3. Build one with `ragmon index`, or correct store.path."
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    token = config.auth_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        return chromadb.HttpClient(
+            host=str(config.host),
+            port=config.port,
+            ssl=config.ssl,
+            headers=headers,
+            settings=settings,
+        )
+    except Exception as exc:
+        raise StoreError(
+            f"Cannot reach the Chroma server at {describe(config)}: {exc}. "
+            "Is it running (`chroma run`)? Check store.host and store.port."
+        ) from None
+
+
+def describe(config: StoreConfig) -> str:
+    """Where the store is, without secrets."""
+    if config.path is not None:
+        return str(config.path)
+    scheme = "https" if config.ssl else "http"
+    return f"{scheme}://{config.host}:{config.port}"
+
+
+def _collection(client: Any, name: str, where: str) -> Any:
+    try:
+        return client.get_collection(name, embedding_function=None)
+    except Exception as exc:
+        if "does not exist" in str(exc) or "not found" in str(exc).lower():
+            try:
+                available = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+            except Exception:
+                available = []
+            raise CollectionNotFoundError(name, where, available) from None
+        raise StoreError(f"Cannot open collection {name!r} in {where}: {exc}") from None
+
+
+class ChromaStore:
+    """Read-only `VectorStore` over one Chroma collection."""
+
+    def __init__(self, client: Any, collection: str, *, page_size: int = 1000, where: str = ""):
+        self._where = where or "Chroma"
+        self._collection = _collection(client, collection, self._where)
+        self._page_size = page_size
+
+    @classmethod
+    def from_config(cls, config: StoreConfig) -> ChromaStore:
+        return cls(
+            open_client(config),
+            config.collection,
+            page_size=config.page_size,
+            where=describe(config),
+        )
+
+    @property
+    def name(self) -> str:
+        return str(self._collection.name)
+
+    @property
+    def location(self) -> str:
+        return self._where
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """The collection's own metadata (e.g. ``hnsw:space``)."""
+        return dict(self._collection.metadata or {})
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def pages(
+        self, *, include_text: bool = True, include_embeddings: bool = False
+    ) -> Iterator[list[Chunk]]:
+        include = ["metadatas"]
+        if include_text:
+            include.append("documents")
+        if include_embeddings:
+            include.append("embeddings")
+        offset = 0
+        while True:
+            result = self._call("get", limit=self._page_size, offset=offset, include=include)
+            page = _chunks(result)
+            if not page:
+                return
+            yield page
+            if len(page) < self._page_size:
+                return
+            offset += len(page)
+
+    def get(self, ids: Sequence[str], *, include_embeddings: bool = False) -> list[Chunk]:
+        if not ids:
+            return []
+        include = ["metadatas", "documents"] + (["embeddings"] if include_embeddings else [])
+        return _chunks(self._call("get", ids=list(ids), include=include))
+
+    def query(self, embeddings: Sequence[Any], k: int) -> list[list[Neighbour]]:
+        if len(embeddings) == 0:
+            return []
+        result = self._call(
+            "query",
+            query_embeddings=[list(map(float, e)) for e in embeddings],
+            n_results=k,
+            include=["distances", "documents", "metadatas"],
+        )
+        hits: list[list[Neighbour]] = []
+        for i, ids in enumerate(result["ids"]):
+            docs = (result.get("documents") or [[None] * len(ids)])[i]
+            metas = (result.get("metadatas") or [[{}] * len(ids)])[i]
+            dists = result["distances"][i]
+            hits.append(
+                [
+                    Neighbour(id=cid, distance=float(d), text=t, metadata=m or {})
+                    for cid, d, t, m in zip(ids, dists, docs, metas, strict=True)
+                ]
+            )
+        return hits
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._collection, method)(**kwargs)
+        except Exception as exc:
+            raise StoreError(f"Chroma {method} failed on {self._where}: {exc}") from None
+
+
+def _chunks(result: Mapping[str, Any]) -> list[Chunk]:
+    ids = result["ids"]
+    docs = result.get("documents")
+    metas = result.get("metadatas")
+    vectors = result.get("embeddings")
+    return [
+        Chunk(
+            id=cid,
+            text=docs[i] if docs is not None else None,
+            metadata=(metas[i] or {}) if metas is not None else {},
+            embedding=vectors[i] if vectors is not None else None,
+        )
+        for i, cid in enumerate(ids)
+    ]
+
+
+class ChromaIndexTarget:
+    """The collection `ragmon index` builds. The only class in ragmon that writes to Chroma."""
+
+    def __init__(self, client: Any, collection: str, *, page_size: int = 1000):
+        self._collection = client.get_or_create_collection(
+            collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        self._reader = ChromaStore(client, collection, page_size=page_size)
+
+    @classmethod
+    def from_config(cls, config: StoreConfig) -> ChromaIndexTarget:
+        return cls(open_client(config, create=True), config.collection, page_size=config.page_size)
+
+    @property
+    def reader(self) -> ChromaStore:
+        return self._reader
+
+    def add(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        embeddings: Any,
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Add (or overwrite) chunks."""
+        self._collection.upsert(
+            ids=list(ids),
+            documents=list(texts),
+            embeddings=[list(map(float, e)) for e in embeddings],
+            metadatas=[dict(m) for m in metadatas],
+        )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id."""
+        if ids:
+            self._collection.delete(ids=list(ids))
