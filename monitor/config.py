@@ -37,6 +37,8 @@ class StoreConfig(_Section):
     """Name of the environment variable holding a bearer token for a Chroma server."""
     collection: str = Field(default="docs", min_length=1)
     page_size: int = Field(default=1000, ge=1, le=100_000)
+    snapshot: bool = False
+    """Audit a copy of an embedded store, so its files stay byte-identical."""
 
     @model_validator(mode="after")
     def _one_location(self) -> StoreConfig:
@@ -68,6 +70,13 @@ class SourcesConfig(_Section):
     exclude: list[str] = Field(default_factory=list)
 
 
+class PathRewrite(_Section):
+    """Replace the prefix ``from`` of a recorded source path by ``to``."""
+
+    from_: str = Field(alias="from", min_length=1)
+    to: str = ""
+
+
 class MappingConfig(_Section):
     """How chunk metadata names its source. A preset fills the keys not given explicitly."""
 
@@ -78,6 +87,8 @@ class MappingConfig(_Section):
     chunk_index_key: str | None = None
     embedded_at_key: str | None = None
     embedding_model_key: str | None = None
+    path_rewrites: list[PathRewrite] = Field(default_factory=list)
+    """Prefix rewrites from the paths the store recorded to catalog ids, tried in order."""
 
 
 class EmbeddingConfig(_Section):
@@ -99,6 +110,30 @@ class ChunkingConfig(_Section):
         if self.overlap_tokens >= self.max_tokens:
             raise ValueError("chunking.overlap_tokens must be smaller than chunking.max_tokens")
         return self
+
+
+class FreshnessConfig(_Section):
+    """Thresholds and sampling of the freshness audit."""
+
+    max_stale_share: float = Field(default=0.05, ge=0, le=1)
+    """Exit 1 when more than this share of chunks is stale."""
+    max_orphaned: int = Field(default=0, ge=0)
+    """Exit 1 when more chunks than this are orphaned (source deleted)."""
+    max_missing: int | None = Field(default=None, ge=0)
+    """Exit 1 when more documents than this were never indexed (unset: no threshold)."""
+    fail_on_model_mismatch: bool = True
+    """Exit 1 when the collection's vectors do not come from the configured model."""
+    fuzzy_threshold: float = Field(default=95.0, ge=50, le=100)
+    """rapidfuzz partial-ratio (0-100) at which a chunk counts as still present."""
+    min_coverage: float = Field(default=0.9, ge=0, le=1)
+    """A document whose text its chunks cover for less than this share is partially indexed."""
+    embedding_sample: int = Field(default=200, ge=0)
+    """Chunks re-embedded to check their stored vectors (0 turns the check off)."""
+    embedding_min_cosine: float = Field(default=0.98, ge=-1, le=1)
+    duplicates_sample: int = Field(default=5000, ge=0)
+    """Chunks checked for conflicting duplicates per run; a different slice each run."""
+    duplicate_min_cosine: float = Field(default=0.8, ge=-1, le=1)
+    duplicate_neighbours: int = Field(default=5, ge=1, le=100)
 
 
 class HistoryConfig(_Section):
@@ -123,6 +158,7 @@ class Config(_Section):
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
@@ -151,7 +187,8 @@ def load_config(path: Path | str) -> Config:
     try:
         data = tomllib.loads(raw_text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        found = re.search(r"at line (\d+)", str(exc))
+        line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
         raise ConfigError(path, None, f"is not valid TOML: {exc}", line=line) from None
     return config_from_dict(data, base_dir=path.resolve().parent, file=path, text=raw_text)
 

@@ -74,8 +74,14 @@ class VectorStore(Protocol):
         """Return the chunks with these ids (missing ids are left out)."""
         ...
 
-    def query(self, embeddings: Sequence[Any], k: int) -> list[list[Neighbour]]:
-        """Return the ``k`` nearest chunks for each query embedding, nearest first."""
+    def query(
+        self, embeddings: Sequence[Any], k: int, *, include_embeddings: bool = False
+    ) -> list[list[Neighbour]]:
+        """Return the ``k`` nearest chunks for each query embedding, nearest first.
+
+        Distances are in the collection's own space (cosine, l2 or ip); ask for the
+        embeddings to compute a comparable similarity.
+        """
         ...
 
 

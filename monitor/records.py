@@ -61,6 +61,7 @@ class Neighbour:
     distance: float
     text: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    embedding: Any = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

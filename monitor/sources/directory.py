@@ -11,7 +11,7 @@ from pathlib import Path
 
 from wcmatch import glob
 
-from monitor.config import SourcesConfig
+from monitor.config import DEFAULT_INCLUDE, SourcesConfig
 from monitor.errors import SourceFileError
 from monitor.records import SourceDocument, SourceProblem, SourceStamp
 from monitor.text import sha256_text
@@ -25,11 +25,17 @@ _HTML_SUFFIXES = {".html", ".htm"}
 class DirectoryCatalog:
     """The files under ``root`` that match ``include`` and not ``exclude``.
 
-    Links are followed only while they stay inside the root; a link out of it, and a file
-    that is not UTF-8, is skipped and listed in `problems`.
+    File links are followed only while they stay inside the root; a link out of it, and a
+    file that is not UTF-8, is skipped and listed in `problems`. A directory link inside
+    the root is not walked: its target is already walked under its real path.
     """
 
-    def __init__(self, root: Path, include: Sequence[str] = ("**/*",), exclude: Sequence[str] = ()):
+    def __init__(
+        self,
+        root: Path,
+        include: Sequence[str] = tuple(DEFAULT_INCLUDE),
+        exclude: Sequence[str] = (),
+    ):
         self.root = Path(root)
         self._real_root = self.root.resolve()
         self._include = list(include)

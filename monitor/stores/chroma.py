@@ -137,24 +137,31 @@ class ChromaStore:
         include = ["metadatas", "documents"] + (["embeddings"] if include_embeddings else [])
         return _chunks(self._call("get", ids=list(ids), include=include))
 
-    def query(self, embeddings: Sequence[Any], k: int) -> list[list[Neighbour]]:
+    def query(
+        self, embeddings: Sequence[Any], k: int, *, include_embeddings: bool = False
+    ) -> list[list[Neighbour]]:
         if len(embeddings) == 0:
             return []
+        include = ["distances", "documents", "metadatas"]
+        if include_embeddings:
+            include.append("embeddings")
         result = self._call(
             "query",
             query_embeddings=[list(map(float, e)) for e in embeddings],
             n_results=k,
-            include=["distances", "documents", "metadatas"],
+            include=include,
         )
         hits: list[list[Neighbour]] = []
         for i, ids in enumerate(result["ids"]):
             docs = (result.get("documents") or [[None] * len(ids)])[i]
             metas = (result.get("metadatas") or [[{}] * len(ids)])[i]
+            vectors = result.get("embeddings")
+            vectors = vectors[i] if vectors is not None else [None] * len(ids)
             dists = result["distances"][i]
             hits.append(
                 [
-                    Neighbour(id=cid, distance=float(d), text=t, metadata=m or {})
-                    for cid, d, t, m in zip(ids, dists, docs, metas, strict=True)
+                    Neighbour(id=cid, distance=float(d), text=t, metadata=m or {}, embedding=v)
+                    for cid, d, t, m, v in zip(ids, dists, docs, metas, vectors, strict=True)
                 ]
             )
         return hits
