@@ -210,8 +210,11 @@ def index(settings: Settings, source_dir: Path | None, dry_run: bool) -> None:
 @cli.command("run")
 @click.argument("names", nargs=-1, required=True, metavar="JOB... | all")
 @click.option("--json", "as_json", is_flag=True, help="Print each job's result as JSON.")
+@click.option(
+    "--full", is_flag=True, help="Ignore incremental state (freshness re-hashes every source)."
+)
 @pass_settings
-def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool) -> None:
+def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bool) -> None:
     """Run jobs now and record them; the exit code tells their health.
 
     \b
@@ -234,7 +237,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool) -> None:
         settings_for_job = config.jobs.get(name)
         if names == ("all",) and settings_for_job is not None and not settings_for_job.enabled:
             continue
-        outcome = execute(jobs[name], config, history)
+        outcome = execute(jobs[name], config, history, full=full)
         if as_json:
             click.echo(json.dumps(outcome_json(outcome), indent=2, sort_keys=True))
         else:
@@ -256,6 +259,36 @@ def outcome_json(outcome: Any) -> dict[str, Any]:
         "summary": result.summary if result else None,
         "result": dict(result.details) if result else None,
     }
+
+
+@cli.command("fix-queue")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@pass_settings
+def fix_queue(settings: Settings, fmt: str) -> None:
+    """List, per document, what brings the store back in line with its sources.
+
+    Read from the last completed freshness run: re-embed (stale or partially indexed),
+    delete (orphaned), re-point (moved), ingest (missing) or review (suspect, conflicting
+    duplicates); oldest first.
+
+    \b
+    Example:
+      ragmon fix-queue --format csv > fix-queue.csv
+    """
+    from jobs.setup import last_details
+    from jobs.ui import render_fix_queue
+
+    details = last_details(settings.history(), "freshness")
+    if details is None:
+        raise CliError("No completed freshness run yet. Run: ragmon run freshness", EXIT_USAGE)
+    render_fix_queue(details.get("fix_queue", []), fmt)
 
 
 @cli.command()

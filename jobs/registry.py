@@ -16,12 +16,12 @@ from monitor.errors import ConfigError, JobNotFoundError
 
 if TYPE_CHECKING:
     from monitor.config import Config
-    from monitor.history import HistoryStore
     from monitor.records import RunResult
 
-JobFunction = Callable[["Config", "HistoryStore"], "RunResult"]
+JobFunction = Callable[..., "RunResult"]
+"""``run(config, history, *, full=False) -> RunResult``; ``full`` drops incremental state."""
 
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = ("jobs.freshness",)
 """Modules that register jobs, imported on first use of the registry."""
 
 

@@ -28,11 +28,11 @@ class Outcome:
         return self.result.status if self.result else RunStatus.FAILED
 
 
-def execute(spec: JobSpec, config: Config, history: HistoryStore) -> Outcome:
+def execute(spec: JobSpec, config: Config, history: HistoryStore, *, full: bool = False) -> Outcome:
     """Run one job and record it. Errors are recorded and returned, never lost."""
     run_id = history.start_run(spec.name)
     try:
-        result = spec.run(config, history)
+        result = spec.run(config, history, full=full)
         history.finish_run(run_id, result)
     except (MonitorError, OSError) as exc:
         history.fail_run(run_id, str(exc))

@@ -8,8 +8,10 @@ from importlib import resources
 from itertools import islice
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from monitor.config import Config, StoreConfig
+from monitor.history import HistoryStore
 from monitor.provenance import MappingProposal, propose_mapping
 
 SAMPLE_SIZE = 200
@@ -119,3 +121,9 @@ def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: 
     for problem in report.problems:
         out.print(f"[yellow]skipped[/] {problem.path}: {problem.reason}")
     return report.wrote_anything
+
+
+def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
+    """The machine-readable result of the last completed run of ``job``."""
+    run = history.last_success(job)
+    return history.details(run.id) if run is not None else None

@@ -26,7 +26,10 @@ def console(quiet: bool = False, *, stderr: bool = False) -> Console:
     """A rich console; quiet consoles print nothing."""
     from rich.console import Console
 
-    return Console(quiet=quiet, stderr=stderr, highlight=False, soft_wrap=False)
+    out = Console(quiet=quiet, stderr=stderr, highlight=False, soft_wrap=False)
+    if not out.is_terminal:
+        out.width = 120  # cron mail and CI logs: wide enough not to wrap every line
+    return out
 
 
 @contextlib.contextmanager
@@ -80,8 +83,9 @@ def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
     from rich.table import Table
 
     table = Table(title="ragmon jobs", title_justify="left")
-    for column in ("job", "schedule", "last run", "result", "next run", "health"):
-        table.add_column(column)
+    for column in ("job", "schedule", "last run", "next run", "health"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("result", overflow="ellipsis", max_width=60)
     for row in rows:
         last = row.last
         result = ""
@@ -92,9 +96,9 @@ def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
             row.name,
             row.schedule,
             _when(last.started_at) if last else "never",
-            result,
             _when(row.next_run),
             row.health,
+            result,
         )
     out = console(quiet and not any(r.overdue_since or r.failed for r in rows))
     out.print(table)
@@ -102,3 +106,30 @@ def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
 
 def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+FIX_QUEUE_COLUMNS = ("document", "action", "chunks", "age_days", "retrievals", "target", "reason")
+
+
+def render_fix_queue(items: Sequence[dict[str, Any]], fmt: str) -> None:
+    """The fix queue as a table, JSON, or CSV on stdout."""
+    import csv
+    import json
+    import sys
+
+    if fmt == "json":
+        sys.stdout.write(json.dumps(list(items), indent=2) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=FIX_QUEUE_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(items)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"fix queue ({len(items)} documents)", title_justify="left")
+    for column in FIX_QUEUE_COLUMNS:
+        table.add_column(column)
+    for item in items:
+        table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in FIX_QUEUE_COLUMNS))
+    console().print(table)

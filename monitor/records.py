@@ -126,6 +126,8 @@ class RunResult:
     """Machine-readable result (what `--json` prints); JSON-serialisable."""
     source_stamps: Mapping[str, SourceStamp] | None = None
     """Source hashes seen by this run, stored with it so the next run need not re-read."""
+    memos: Mapping[str, Any] | None = None
+    """Analysis results by input hash, used or made by this run, kept for the next."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

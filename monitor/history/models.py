@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -85,3 +85,24 @@ class FindingRow(Base):
     evidence: Mapped[Any] = mapped_column(JSON, default=dict)
 
     run: Mapped[RunRow] = relationship(back_populates="findings")
+
+
+class SourceStampRow(Base):
+    """What the last audit saw of each source file, so unchanged files are not re-read."""
+
+    __tablename__ = "source_stamps"
+
+    source_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class MemoRow(Base):
+    """A stored analysis result keyed by a hash of all its inputs (see `memo_get`)."""
+
+    __tablename__ = "memo"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -8,23 +8,33 @@ leaves every earlier run as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import HistoryError, UnknownSchemaError
-from monitor.history.models import FindingRow, MetricRow, RunRow
-from monitor.records import Finding, Metric, RunRecord, RunResult, RunStatus, Severity
+from monitor.history.models import FindingRow, MemoRow, MetricRow, RunRow, SourceStampRow
+from monitor.records import (
+    Finding,
+    Metric,
+    RunRecord,
+    RunResult,
+    RunStatus,
+    Severity,
+    SourceStamp,
+)
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MEMO_RETENTION = timedelta(days=30)
+"""Memo entries no run has used for this long are dropped."""
 
 
 def utcnow() -> datetime:
@@ -136,6 +146,10 @@ class HistoryStore:
                 )
                 for f in result.findings
             )
+            if result.source_stamps is not None:
+                _replace_stamps(session, result.source_stamps)
+            if result.memos:
+                _upsert_memos(session, result.memos)
             if also is not None:
                 also(session)
 
@@ -194,6 +208,26 @@ class HistoryStore:
                 for r in rows
             ]
 
+    def source_stamps(self) -> dict[str, SourceStamp]:
+        """What the last successful audit saw of each source file."""
+        with self.session() as session:
+            return {
+                r.source_id: SourceStamp(size=r.size, mtime_ns=r.mtime_ns, sha256=r.sha256)
+                for r in session.scalars(select(SourceStampRow))
+            }
+
+    def memo_get(self, keys: Iterable[str]) -> dict[str, Any]:
+        """Stored analysis results for those of ``keys`` that have one."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Any] = {}
+        with self.session() as session:
+            for start in range(0, len(wanted), 500):
+                rows = session.scalars(
+                    select(MemoRow).where(MemoRow.key.in_(wanted[start : start + 500]))
+                )
+                found.update({r.key: r.value for r in rows})
+        return found
+
     def count_runs(self) -> int:
         with self.session() as session:
             return int(session.scalar(select(func.count(RunRow.id))) or 0)
@@ -202,6 +236,23 @@ class HistoryStore:
         with self.session() as session:
             row = session.get(RunRow, run_id)
             return row.details if row is not None else None
+
+
+def _replace_stamps(session: Session, stamps: Mapping[str, SourceStamp]) -> None:
+    session.execute(delete(SourceStampRow))
+    session.add_all(
+        SourceStampRow(source_id=k, size=v.size, mtime_ns=v.mtime_ns, sha256=v.sha256)
+        for k, v in stamps.items()
+    )
+
+
+def _upsert_memos(session: Session, memos: Mapping[str, Any]) -> None:
+    now = utcnow()
+    keys = list(memos)
+    for start in range(0, len(keys), 500):
+        session.execute(delete(MemoRow).where(MemoRow.key.in_(keys[start : start + 500])))
+    session.add_all(MemoRow(key=k, value=_jsonable(v), used_at=now) for k, v in memos.items())
+    session.execute(delete(MemoRow).where(MemoRow.used_at < now - MEMO_RETENTION))
 
 
 def _record(row: RunRow) -> RunRecord:

@@ -1,0 +1,120 @@
+"""Builders for freshness tests: corpora and collections made the way real tools make them."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from monitor.config import ChunkingConfig, Config, StoreConfig, config_from_dict
+from monitor.history import HistoryStore
+from monitor.ingest import index_sources
+from monitor.records import RunResult
+from monitor.sources.directory import DirectoryCatalog
+from monitor.stores.chroma import ChromaIndexTarget, open_client
+
+PARAGRAPHS = [
+    "Robots in the north hall are inspected every Monday before the first shift starts. "
+    "The inspector checks the gripper pads, the cable guides and the emergency stop.",
+    "Spare gripper pads are kept in cabinet B. Order more when fewer than ten remain, "
+    "using the purchasing form on the intranet; deliveries take about a week.",
+    "Firmware updates are installed by the line lead only, never during a shift. "
+    "A robot that fails its self-test after an update is tagged and taken off the line.",
+    "Visitors must be escorted at all times on the shop floor and wear safety glasses. "
+    "The badge office issues visitor badges between eight and four on weekdays.",
+]
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def long_doc(title: str, *extra: str) -> str:
+    """A document of several paragraphs, none of which occurs in another title's document."""
+    body = [f"{title} guide, part {i + 1}. {p}" for i, p in enumerate(PARAGRAPHS)]
+    return f"# {title}\n\n" + "\n\n".join([*body, *extra]) + "\n"
+
+
+def make_config(
+    tmp_path: Path, store: Path, collection: str, docs: Path, **sections: Any
+) -> Config:
+    data: dict[str, Any] = {
+        "store": {"path": str(store), "collection": collection},
+        "sources": {"root": str(docs)},
+        "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+    }
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value}
+    return config_from_dict(data, base_dir=tmp_path)
+
+
+def audit_now(config: Config, *, full: bool = False) -> RunResult:
+    from jobs.freshness import run_freshness
+
+    history = HistoryStore.open(config.history_url)
+    try:
+        return run_freshness(config, history, full=full)
+    finally:
+        history.engine.dispose()
+
+
+def audit_and_store(config: Config) -> RunResult:
+    """Run the job as `ragmon run` does, so the next run sees this one's stamps and memos."""
+    from jobs import registry
+    from jobs.runner import execute
+
+    history = HistoryStore.open(config.history_url)
+    try:
+        outcome = execute(registry.get("freshness"), config, history)
+        assert outcome.error is None, outcome.error
+        assert outcome.result is not None
+        return outcome.result
+    finally:
+        history.engine.dispose()
+
+
+def ragmon_index(config: Config, embedder: Any, *, max_tokens: int = 48) -> None:
+    target = ChromaIndexTarget.from_config(config.store)
+    index_sources(
+        DirectoryCatalog.from_config(config.sources),
+        target,
+        embedder,
+        ChunkingConfig(max_tokens=max_tokens, overlap_tokens=0),
+    )
+
+
+def langchain_index(
+    store: StoreConfig, docs: Path, embedder: Any, *, recorded_prefix: str, key: str = "source"
+) -> dict[str, list[str]]:
+    """Build a collection as LangChain's Chroma integration does: uuid ids, text as documents,
+    metadata ``source`` = the path the loader was given. Returns chunk ids per file."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=220, chunk_overlap=0)
+    collection = open_client(store, create=True).get_or_create_collection(
+        store.collection, embedding_function=None
+    )
+    ids_by_file: dict[str, list[str]] = {}
+    for path in sorted(docs.rglob("*.md")):
+        rel = path.relative_to(docs).as_posix()
+        pieces = splitter.split_text(path.read_text(encoding="utf-8"))
+        ids = [str(uuid.uuid4()) for _ in pieces]
+        collection.add(
+            ids=ids,
+            documents=pieces,
+            embeddings=[list(map(float, v)) for v in embedder.embed(pieces)],
+            metadatas=[{key: recorded_prefix + rel} for _ in pieces],
+        )
+        ids_by_file[rel] = ids
+    return ids_by_file
+
+
+def chunk_ids(config: Config, source_key: str, value: str) -> list[str]:
+    collection = open_client(config.store).get_collection(
+        config.store.collection, embedding_function=None
+    )
+    got = collection.get(where={source_key: value}, include=["metadatas"])
+    return sorted(got["ids"])

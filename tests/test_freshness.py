@@ -1,0 +1,337 @@
+"""The freshness audit on real Chroma collections, ragmon-made and LangChain-made."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from monitor.records import RunStatus
+from monitor.stores.chroma import open_client
+from tests.freshness_scenarios import (
+    audit_and_store,
+    chunk_ids,
+    langchain_index,
+    long_doc,
+    make_config,
+    ragmon_index,
+    write,
+)
+
+SRC = "ragmon_source_id"
+
+
+@pytest.fixture()
+def ragmon_world(tmp_path, embedder):
+    """A ragmon-indexed collection, then every kind of drift planted in the sources."""
+    docs = tmp_path / "docs"
+    write(docs, "keep.md", long_doc("Keep"))
+    write(docs, "reflow.md", long_doc("Reflow"))
+    write(docs, "change.md", long_doc("Change", "The warranty period is 24 months from delivery."))
+    write(docs, "gone.md", long_doc("Gone"))
+    write(docs, "move.md", long_doc("Move", "This text moves to another folder."))
+    write(docs, "partial.md", long_doc("Partial"))
+    config = make_config(tmp_path, tmp_path / "chroma", "handbook", docs)
+    ragmon_index(config, embedder)
+
+    ids = {
+        name: chunk_ids(config, SRC, name)
+        for name in ("keep.md", "reflow.md", "change.md", "gone.md", "move.md", "partial.md")
+    }
+    collection = open_client(config.store).get_collection("handbook", embedding_function=None)
+    collection.delete(ids=["partial.md#1", "partial.md#2"])  # an ingest that died half way
+    loose = "A chunk someone added by hand, with no provenance at all."
+    collection.add(
+        ids=["loose-1"],
+        documents=[loose],
+        metadatas=[{"note": "manual"}],
+        embeddings=[list(map(float, embedder.embed([loose])[0]))],
+    )
+
+    reflow = docs / "reflow.md"
+    reflow.write_text(re.sub(r"\. ", ".\n   ", reflow.read_text()) + "\n\n\n", encoding="utf-8")
+    change = docs / "change.md"
+    change.write_text(change.read_text().replace("24 months", "36 months"), encoding="utf-8")
+    (docs / "gone.md").unlink()
+    (docs / "sub").mkdir()
+    (docs / "move.md").rename(docs / "sub" / "moved.md")
+    write(docs, "new.md", "# New\n\nNobody indexed this document yet.\n")
+    return config, ids
+
+
+def test_each_planted_class_is_found_with_exact_ids(ragmon_world):
+    config, ids = ragmon_world
+
+    result = audit_and_store(config)
+    details = result.details
+    by_doc = details["by_document"]
+
+    assert by_doc["change.md"]["status"] == "stale"
+    assert by_doc["change.md"]["chunk_ids"] == {"stale": ids["change.md"]}
+    assert by_doc["change.md"]["rules"] == {"source-hash": len(ids["change.md"])}
+    assert by_doc["gone.md"]["status"] == "orphaned"
+    assert by_doc["gone.md"]["chunk_ids"] == {"orphaned": ids["gone.md"]}
+    assert by_doc["move.md"]["status"] == "moved"
+    assert by_doc["move.md"]["moved_to"] == "sub/moved.md"
+    assert by_doc["move.md"]["chunk_ids"] == {"moved": ids["move.md"]}
+    assert by_doc["sub/moved.md"]["moved_from"] == "move.md"
+    assert by_doc["new.md"]["status"] == "missing"
+    assert by_doc["partial.md"]["status"] == "partially_indexed"
+    assert by_doc["partial.md"]["coverage"] == pytest.approx(
+        (len(ids["partial.md"]) - 2) / len(ids["partial.md"])
+    )
+    assert details["untraceable"] == ["loose-1"]
+    # A whitespace-only edit is not a change; untouched documents are fresh.
+    assert "reflow.md" not in by_doc and "keep.md" not in by_doc
+    counts = details["counts"]
+    assert counts["chunks"]["stale"] == len(ids["change.md"])
+    assert counts["chunks"]["orphaned"] == len(ids["gone.md"])
+    assert counts["chunks"]["moved"] == len(ids["move.md"])
+    assert counts["chunks"]["untraceable"] == 1
+    assert counts["documents"] == {
+        "fresh": 2,
+        "stale": 1,
+        "partially_indexed": 1,
+        "suspect": 0,
+        "unverified": 0,
+        "orphaned": 1,
+        "moved": 2,
+        "missing": 1,
+    }
+    assert details["embedding"]["mismatched"] == []
+    assert details["embedding"]["model_mismatch"] is False
+    assert result.status is RunStatus.FINDINGS
+    crossed = {c["name"] for c in details["thresholds"] if c["crossed"]}
+    assert crossed == {"max_stale_share", "max_orphaned"}
+
+
+def test_fix_queue_gives_one_action_per_document(ragmon_world):
+    config, ids = ragmon_world
+    details = audit_and_store(config).details
+    queue = {item["document"]: item for item in details["fix_queue"]}
+    assert {doc: item["action"] for doc, item in queue.items()} == {
+        "change.md": "re-embed",
+        "partial.md": "re-embed",
+        "gone.md": "delete",
+        "move.md": "re-point",
+        "new.md": "ingest",
+    }
+    assert queue["move.md"]["target"] == "sub/moved.md"
+    assert queue["gone.md"]["chunks"] == len(ids["gone.md"])
+
+
+def test_staleness_age_is_measured_from_the_source_change(ragmon_world, tmp_path):
+    """Embedded ten days ago, source changed three days ago: three days behind."""
+    config, ids = ragmon_world
+    now = time.time()
+    collection = open_client(config.store).get_collection("handbook", embedding_function=None)
+    metas = collection.get(ids=ids["change.md"])["metadatas"]
+    ten_days_ago = datetime.fromtimestamp(now - 10 * 86400, UTC).isoformat()
+    collection.update(
+        ids=ids["change.md"], metadatas=[{**m, "ragmon_embedded_at": ten_days_ago} for m in metas]
+    )
+    os.utime(tmp_path / "docs" / "change.md", (now - 3 * 86400, now - 3 * 86400))
+
+    age = audit_and_store(config).details["staleness_age_seconds"]
+
+    assert 3 * 86400 <= age["p50"] <= age["p95"] <= age["max"] < 3 * 86400 + 600
+
+
+def test_second_run_reads_no_source_file_and_full_rereads(ragmon_world):
+    config, _ = ragmon_world
+    first = audit_and_store(config)
+    second = audit_and_store(config)
+    assert first.details["source_reads"] >= 6
+    assert second.details["source_reads"] == 0
+    assert second.details["counts"] == first.details["counts"]
+    from tests.freshness_scenarios import audit_now
+
+    assert audit_now(config, full=True).details["source_reads"] >= 6
+
+
+@pytest.fixture()
+def langchain_world(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write(docs, "policy.md", long_doc("Policy", "The warranty period is 24 months from delivery."))
+    write(docs, "reflow.md", long_doc("Reflow"))
+    write(docs, "grows.md", long_doc("Grows"))
+    write(docs, "gone.md", long_doc("Gone"))
+    write(docs, "move.md", "# Moving\n\nThis short note about parking will move elsewhere.\n")
+    config = make_config(
+        tmp_path,
+        tmp_path / "chroma",
+        "lcdocs",
+        docs,
+        mapping={"path_rewrites": [{"from": "/srv/app/docs/", "to": ""}]},
+    )
+    ids = langchain_index(config.store, docs, embedder, recorded_prefix="/srv/app/docs/")
+
+    policy = docs / "policy.md"
+    policy.write_text(policy.read_text().replace("24 months", "36 months"), encoding="utf-8")
+    reflow = docs / "reflow.md"
+    reflow.write_text(reflow.read_text().replace(". ", ".\n"), encoding="utf-8")
+    grows = docs / "grows.md"
+    grows.write_text(
+        grows.read_text()
+        + "\n\n## New section\n\n"
+        + " ".join(f"Step {i}: tighten bolt {i} to the torque in table {i}." for i in range(40)),
+        encoding="utf-8",
+    )
+    (docs / "gone.md").unlink()
+    (docs / "archive").mkdir()
+    (docs / "move.md").rename(docs / "archive" / "parking.md")
+    return config, ids
+
+
+def test_langchain_collection_without_any_ragmon_metadata(langchain_world):
+    config, ids = langchain_world
+    collection = open_client(config.store).get_collection("lcdocs", embedding_function=None)
+    texts = dict(
+        zip(*[collection.get(ids=ids["policy.md"])[k] for k in ("ids", "documents")], strict=True)
+    )
+    changed = sorted(i for i, t in texts.items() if "24 months" in t)
+
+    details = audit_and_store(config).details
+    by_doc = details["by_document"]
+
+    assert by_doc["policy.md"]["status"] == "stale"
+    assert by_doc["policy.md"]["chunk_ids"]["stale"] == changed
+    assert by_doc["policy.md"]["rules"]["numbers-changed"] == len(changed)
+    assert "reflow.md" not in by_doc
+    assert by_doc["grows.md"]["status"] == "partially_indexed"
+    assert by_doc["grows.md"]["coverage"] < 0.9
+    assert by_doc["gone.md"]["chunk_ids"] == {"orphaned": sorted(ids["gone.md"])}
+    assert by_doc["move.md"]["status"] == "moved"
+    assert by_doc["move.md"]["moved_to"] == "archive/parking.md"
+    assert details["counts"]["chunks"]["untraceable"] == 0
+    assert details["counts"]["documents"]["missing"] == 0
+
+
+def test_langchain_second_run_reads_nothing(langchain_world):
+    config, _ = langchain_world
+    first = audit_and_store(config)
+    second = audit_and_store(config)
+    assert first.details["source_reads"] > 0
+    assert second.details["source_reads"] == 0
+    assert second.details["by_document"] == first.details["by_document"]
+
+
+def test_llamaindex_convention_and_timestamps_only(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    fresh = write(docs, "a.md", "Alpha text that stays the same.\n")
+    later = write(docs, "b.md", "Beta text.\n")
+    config = make_config(
+        tmp_path,
+        tmp_path / "chroma",
+        "lidocs",
+        docs,
+        mapping={"preset": "llamaindex", "embedded_at_key": "indexed_at"},
+    )
+    collection = open_client(config.store, create=True).get_or_create_collection(
+        "lidocs", embedding_function=None
+    )
+    text = "Alpha text that stays the same."
+    collection.add(
+        ids=["n1", "n2", "n3"],
+        documents=[text, None, None],
+        embeddings=[list(map(float, v)) for v in embedder.embed([text, "x", "y"])],
+        metadatas=[
+            {"file_path": str(fresh), "ref_doc_id": "uuid-1"},
+            {"file_path": str(later), "indexed_at": "2000-01-01T00:00:00+00:00"},
+            {"ref_doc_id": str(later)},
+        ],
+    )
+    details = audit_and_store(config).details
+    assert "a.md" not in details["by_document"]
+    assert details["by_document"]["b.md"]["status"] == "suspect"
+    assert details["by_document"]["b.md"]["chunk_ids"] == {"suspect": ["n2"], "unverified": ["n3"]}
+
+
+def test_random_vectors_of_the_right_dimension_are_a_model_mismatch(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write(docs, "a.md", long_doc("A"))
+    config = make_config(tmp_path, tmp_path / "chroma", "rnd", docs)
+    ragmon_index(config, embedder)
+    collection = open_client(config.store).get_collection("rnd", embedding_function=None)
+    got = collection.get(include=[])
+    vectors = np.random.default_rng(1).normal(size=(len(got["ids"]), 384))
+    collection.update(ids=got["ids"], embeddings=[list(map(float, v)) for v in vectors])
+
+    result = audit_and_store(config)
+
+    embedding = result.details["embedding"]
+    assert embedding["model_mismatch"] is True
+    assert sorted(m["chunk_id"] for m in embedding["mismatched"]) == sorted(got["ids"])
+    assert any(f.kind == "model_mismatch" for f in result.findings)
+    assert "model_mismatch" in {c["name"] for c in result.details["thresholds"] if c["crossed"]}
+
+
+def test_a_different_dimension_is_a_model_mismatch(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write(docs, "a.md", "Some text.\n")
+    config = make_config(tmp_path, tmp_path / "chroma", "dim768", docs)
+    collection = open_client(config.store, create=True).get_or_create_collection(
+        "dim768", embedding_function=None
+    )
+    collection.add(
+        ids=["x"],
+        documents=["Some text."],
+        metadatas=[{"source": "a.md"}],
+        embeddings=[[0.01] * 768],
+    )
+    embedding = audit_and_store(config).details["embedding"]
+    assert (embedding["stored_dimension"], embedding["model_dimension"]) == (768, 384)
+    assert embedding["model_mismatch"] is True
+
+
+def test_swapped_vectors_are_caught_per_chunk(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write(docs, "a.md", long_doc("A"))
+    write(docs, "b.md", "# B\n\nCompletely different: the canteen serves soup on Fridays.\n")
+    config = make_config(tmp_path, tmp_path / "chroma", "swap", docs)
+    ragmon_index(config, embedder)
+    collection = open_client(config.store).get_collection("swap", embedding_function=None)
+    b_vector = collection.get(ids=["b.md#0"], include=["embeddings"])["embeddings"][0]
+    collection.update(ids=["a.md#1"], embeddings=[list(map(float, b_vector))])
+
+    result = audit_and_store(config)
+
+    embedding = result.details["embedding"]
+    assert [m["chunk_id"] for m in embedding["mismatched"]] == ["a.md#1"]
+    assert embedding["model_mismatch"] is False
+    (finding,) = [f for f in result.findings if f.kind == "embedding_mismatch"]
+    assert (finding.source_id, finding.chunk_ids) == ("a.md", ("a.md#1",))
+
+
+def test_mixed_models_are_reported_with_counts(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write(docs, "a.md", long_doc("A"))
+    config = make_config(
+        tmp_path, tmp_path / "chroma", "mixed", docs, freshness={"embedding_sample": 0}
+    )
+    ragmon_index(config, embedder)
+    collection = open_client(config.store).get_collection("mixed", embedding_function=None)
+    meta = collection.get(ids=["a.md#0"])["metadatas"][0]
+    collection.update(ids=["a.md#0"], metadatas=[{**meta, "ragmon_embedding_model": "bge-small"}])
+    result = audit_and_store(config)
+    models = result.details["embedding"]["models_in_metadata"]
+    assert models["bge-small"] == 1
+    assert (
+        models["sentence-transformers/all-MiniLM-L6-v2"] == len(chunk_ids(config, SRC, "a.md")) - 1
+    )
+    assert any(f.kind == "mixed_models" for f in result.findings)
+
+
+def test_healthy_store_is_ok(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    write(docs, "a.md", long_doc("A"))
+    config = make_config(tmp_path, tmp_path / "chroma", "okdocs", docs)
+    ragmon_index(config, embedder)
+    result = audit_and_store(config)
+    assert result.status is RunStatus.OK
+    assert result.details["by_document"] == {}
+    assert result.details["fix_queue"] == []
