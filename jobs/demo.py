@@ -103,9 +103,9 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
     from jobs import registry
     from jobs.runner import execute
-    from jobs.setup import render_config, run_index
+    from jobs.setup import last_details, render_config, run_index
     from jobs.status import job_statuses
-    from jobs.ui import render_outcome, render_status
+    from jobs.ui import render_fix_queue, render_outcome, render_status
     from monitor.config import load_config
     from monitor.history import HistoryStore
     from monitor.ingest import plan_index
@@ -157,9 +157,14 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         worst = max(worst, 3 if outcome.error else int(outcome.status == "findings"))
     out.rule("ragmon status")
     render_status(job_statuses(config, history), quiet=quiet)
+    details = last_details(history, "freshness")
+    if details is not None and not quiet:
+        out.rule("ragmon fix-queue")
+        render_fix_queue(details["fix_queue"], "table")
     out.print(
         f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
+        f"  ragmon -c {config_path} run freshness --json\n"
         f"  ragmon -c {config_path} index --dry-run"
     )
     return worst

@@ -24,7 +24,7 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
 
 
 def run_freshness(
-    config: Config, history: HistoryStore, *, full: bool = False, quiet: bool = True
+    config: Config, history: HistoryStore, *, full: bool = False, quiet: bool = False
 ) -> RunResult:
     """Audit the configured collection; ``full`` re-hashes every source file."""
     from jobs.ui import progress_bar

@@ -44,15 +44,16 @@ def progress_bar(quiet: bool = False) -> Iterator[Progress]:
         TimeElapsedColumn,
     )
 
+    err = console(quiet, stderr=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console(quiet, stderr=True),
+        console=err,
         transient=True,
-        disable=quiet,
+        disable=quiet or not err.is_terminal,
     ) as bar:
         yield bar
 

@@ -132,7 +132,8 @@ class FreshnessConfig(_Section):
     embedding_min_cosine: float = Field(default=0.98, ge=-1, le=1)
     duplicates_sample: int = Field(default=5000, ge=0)
     """Chunks checked for conflicting duplicates per run; a different slice each run."""
-    duplicate_min_cosine: float = Field(default=0.8, ge=-1, le=1)
+    duplicate_min_cosine: float = Field(default=0.6, ge=-1, le=1)
+    """Cosine of two chunks for their sentences to be compared (candidates only)."""
     duplicate_neighbours: int = Field(default=5, ge=1, le=100)
 
 

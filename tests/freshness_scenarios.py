@@ -39,10 +39,10 @@ def long_doc(title: str, *extra: str) -> str:
 
 
 def make_config(
-    tmp_path: Path, store: Path, collection: str, docs: Path, **sections: Any
+    tmp_path: Path, store_path: Path, collection: str, docs: Path, **sections: Any
 ) -> Config:
     data: dict[str, Any] = {
-        "store": {"path": str(store), "collection": collection},
+        "store": {"path": str(store_path), "collection": collection},
         "sources": {"root": str(docs)},
         "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
     }

@@ -335,3 +335,30 @@ def test_healthy_store_is_ok(tmp_path, embedder):
     assert result.status is RunStatus.OK
     assert result.details["by_document"] == {}
     assert result.details["fix_queue"] == []
+
+
+def test_audit_over_a_chroma_server(tmp_path, embedder, chroma_server):
+    """The same audit through `HttpClient` against a real `chroma run` server."""
+    from monitor.config import config_from_dict
+
+    host, port = chroma_server
+    docs = tmp_path / "docs"
+    write(docs, "a.md", long_doc("A"))
+    write(docs, "b.md", long_doc("B", "Orders ship within 5 working days."))
+    config = config_from_dict(
+        {
+            "store": {"host": host, "port": port, "collection": "served-docs", "page_size": 3},
+            "sources": {"root": str(docs)},
+            "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+        },
+        base_dir=tmp_path,
+    )
+    ids = langchain_index(config.store, docs, embedder, recorded_prefix="docs/")
+    (docs / "a.md").unlink()
+
+    details = audit_and_store(config).details
+
+    assert details["store"] == f"http://{host}:{port}"
+    assert details["chunks"] == len(ids["a.md"]) + len(ids["b.md"])
+    assert details["by_document"]["a.md"]["chunk_ids"] == {"orphaned": sorted(ids["a.md"])}
+    assert "b.md" not in details["by_document"]

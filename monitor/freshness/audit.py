@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.conflicts import Conflict, find_conflicts
@@ -36,6 +36,7 @@ from monitor.text import normalise, sha256_text
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 MemoGet = Callable[[Iterable[str]], Mapping[str, Any]]
 
 
@@ -157,6 +158,8 @@ def _scan(
 ) -> tuple[dict[str, list[ChunkInfo]], _Sample, _Sample]:
     """Stream the collection once; keep a small record per chunk, grouped by source."""
     groups: dict[str, list[ChunkInfo]] = defaultdict(list)
+    # Chunks of one document repeat its hash and timestamp: keep one object of each.
+    shared: dict[Any, Any] = {}
     vector_sample = _Sample(settings.embedding_sample, "vectors")
     conflict_sample = _Sample(settings.duplicates_sample, f"conflicts-{rotation}")
     for page in store.pages(include_text=True):
@@ -172,12 +175,12 @@ def _scan(
             groups[resolver.resolve(prov.source)].append(
                 ChunkInfo(
                     id=chunk.id,
-                    source_sha256=prov.source_sha256,
+                    source_sha256=_one(shared, prov.source_sha256),
                     # Hashed only where no stored source hash decides the verdict.
                     text_sha256=sha256_text(chunk.text or "")
                     if has_text and prov.source_sha256 is None
                     else None,
-                    embedded_at=prov.embedded_at,
+                    embedded_at=_one(shared, prov.embedded_at),
                     chunk_index=prov.chunk_index,
                 )
             )
@@ -187,6 +190,12 @@ def _scan(
         if progress is not None:
             progress(len(page))
     return groups, vector_sample, conflict_sample
+
+
+def _one(pool: dict[Any, Any], value: _T) -> _T:
+    """The pooled object equal to ``value`` (so equal values share one object)."""
+    found: _T = pool.setdefault(value, value)
+    return found
 
 
 def _classify(

@@ -32,7 +32,8 @@ class SourceResolver:
     Tried in order: the configured prefix rewrites; the recorded value as an id; a
     ``file://`` URI or absolute path under the catalog root; a path that starts with the
     root directory's own name (``docs/a.md`` for a root named ``docs``); ``./`` prefixes.
-    What matches nothing is returned as recorded (the chunk is then orphaned).
+    What matches nothing (the chunk is then orphaned) is returned in the catalog's own
+    form where one of those rules applies, else as recorded.
     """
 
     def __init__(self, ids: Collection[str], root: Path, rewrites: Sequence[PathRewrite] = ()):
@@ -58,10 +59,12 @@ class SourceResolver:
             return value
         if value.startswith("file://"):
             value = unquote(urlparse(value).path)
-        for candidate in self._candidates(value):
+        candidates = self._candidates(value)
+        for candidate in candidates:
             if candidate in self._ids:
                 return candidate
-        return value
+        # Gone from the catalog: report it the way the catalog would name it.
+        return candidates[0] if candidates else value
 
     def _candidates(self, value: str) -> list[str]:
         out = []
@@ -72,9 +75,10 @@ class SourceResolver:
                     out.append(path.relative_to(root).as_posix())
         posix = PurePosixPath(value.replace("\\", "/"))
         parts = [p for p in posix.parts if p != "."]
-        if parts and parts[0] == self._root_name:
-            out.append("/".join(parts[1:]))
-        out.append("/".join(parts))
+        if len(parts) > 1 and parts[0] == self._root_name:
+            out.append(str(PurePosixPath(*parts[1:])))
+        if parts:
+            out.append(str(PurePosixPath(*parts)))
         return out
 
 

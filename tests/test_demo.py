@@ -1,0 +1,31 @@
+"""`ragmon demo` end to end: the sample corpus drifts and the jobs find each planted change."""
+
+from __future__ import annotations
+
+from jobs.demo import run_demo
+from jobs.setup import last_details
+from monitor.config import load_config
+from monitor.history import HistoryStore
+
+
+def test_demo_finds_every_planted_drift(tmp_path):
+    workdir = tmp_path / "demo"
+    worst = run_demo(workdir, quiet=True)
+
+    history = HistoryStore.open(load_config(workdir / "ragmon.toml").history_url)
+    details = last_details(history, "freshness")
+    status = {doc: d["status"] for doc, d in details["by_document"].items()}
+
+    assert worst == 1
+    assert status == {
+        "handbook/vacation-policy.md": "stale",
+        "products/warranty.txt": "stale",
+        "handbook/expenses.md": "stale",
+        "faq/it-faq.md": "orphaned",
+        "handbook/remote-work.md": "moved",
+        "handbook/policies/remote-work.md": "moved",
+        "handbook/parental-leave.md": "missing",
+    }
+    (conflict,) = details["conflicts"]
+    assert conflict["source_ids"] == ["faq/hr-faq.md", "handbook/vacation-policy.md"]
+    assert conflict["values"] == [["15"], ["20"]]
