@@ -11,66 +11,21 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from jobs.clicore import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    CliError,
+    RagmonGroup,
+    Settings,
+    pass_settings,
+)
 from monitor import __version__
-
-if TYPE_CHECKING:
-    from monitor.config import Config
-    from monitor.history import HistoryStore
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
-
-
-class CliError(click.ClickException):
-    """A failure shown as ``Error: ...`` with its own exit code."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-class RagmonGroup(click.Group):
-    """Turns library errors into messages and exit codes (2 for config, 3 for runtime)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from monitor.errors import ConfigError, JobNotFoundError, MonitorError
-
-        try:
-            return super().invoke(ctx)
-        except (ConfigError, JobNotFoundError) as exc:
-            raise CliError(str(exc), EXIT_USAGE) from None
-        except MonitorError as exc:
-            raise CliError(str(exc), EXIT_RUNTIME) from None
-
-
-class Settings:
-    """Global options, passed to commands through the click context."""
-
-    def __init__(self, config_path: Path, verbose: int, quiet: bool):
-        self.config_path = config_path
-        self.verbose = verbose
-        self.quiet = quiet
-        self._config: Config | None = None
-
-    def config(self) -> Config:
-        if self._config is None:
-            from jobs.registry import check_job_config
-            from monitor.config import load_config
-
-            self._config = load_config(self.config_path)
-            check_job_config(self._config)
-        return self._config
-
-    def history(self) -> HistoryStore:
-        from monitor.history import HistoryStore
-
-        return HistoryStore.open(self.config().history_url)
-
-
-pass_settings = click.make_pass_decorator(Settings)
 
 
 @click.group(cls=RagmonGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -339,3 +294,6 @@ def demo(settings: Settings, workdir: Path) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="ragmon")
+
+
+# Commands that live in their own modules register here, one line each.

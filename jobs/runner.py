@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobs.registry import JobSpec
@@ -28,6 +29,12 @@ class Outcome:
         return self.result.status if self.result else RunStatus.FAILED
 
 
+AfterRun = Callable[["Outcome", Config, HistoryStore], None]
+AFTER_RUN: list[AfterRun] = []
+"""Called after every recorded run, in order (e.g. alert evaluation). A hook that raises
+is logged and does not change the run's outcome."""
+
+
 def execute(spec: JobSpec, config: Config, history: HistoryStore, *, full: bool = False) -> Outcome:
     """Run one job and record it. Errors are recorded and returned, never lost."""
     run_id = history.start_run(spec.name)
@@ -37,14 +44,28 @@ def execute(spec: JobSpec, config: Config, history: HistoryStore, *, full: bool 
     except (MonitorError, OSError) as exc:
         history.fail_run(run_id, str(exc))
         log.error("job %s failed: %s", spec.name, exc)
-        return Outcome(job=spec.name, run_id=run_id, result=None, error=str(exc))
+        failed = Outcome(job=spec.name, run_id=run_id, result=None, error=str(exc))
+        _after(failed, config, history)
+        return failed
     except KeyboardInterrupt:
         history.fail_run(run_id, "interrupted", status=RunStatus.INTERRUPTED)
         raise
     except Exception as exc:
         history.fail_run(run_id, f"{type(exc).__name__}: {exc}")
         log.exception("job %s crashed", spec.name)
-        return Outcome(
+        crashed = Outcome(
             job=spec.name, run_id=run_id, result=None, error=f"{type(exc).__name__}: {exc}"
         )
-    return Outcome(job=spec.name, run_id=run_id, result=result)
+        _after(crashed, config, history)
+        return crashed
+    outcome = Outcome(job=spec.name, run_id=run_id, result=result)
+    _after(outcome, config, history)
+    return outcome
+
+
+def _after(outcome: Outcome, config: Config, history: HistoryStore) -> None:
+    for hook in AFTER_RUN:
+        try:
+            hook(outcome, config, history)
+        except Exception:
+            log.exception("after-run hook %s failed for job %s", hook.__name__, outcome.job)

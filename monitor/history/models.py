@@ -106,3 +106,15 @@ class MemoRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class JobLockRow(Base):
+    """A lease on a job: held by ``owner`` until ``expires_at`` unless renewed."""
+
+    __tablename__ = "job_locks"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
