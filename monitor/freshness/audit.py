@@ -54,6 +54,9 @@ class FreshnessAudit:
     untraceable: list[str] = field(default_factory=list)
     models: Counter[str] = field(default_factory=Counter)
     """Chunks per recorded embedding model."""
+    newest_embedding: datetime | None = None
+    """The latest ``embedded_at`` of any chunk: when the ingest pipeline last wrote."""
+    newest_source_change: datetime | None = None
     vectors: VectorCheck | None = None
     conflicts: list[Conflict] = field(default_factory=list)
     source_reads: int = 0
@@ -106,6 +109,7 @@ def audit(
     docs = {d.id: d for d in catalog.documents(known)}
     result.source_problems = list(catalog.problems)
     result.catalog_documents = len(docs)
+    result.newest_source_change = max((d.modified_at for d in docs.values()), default=None)
     result.stamps = {
         d.id: SourceStamp(size=d.size, mtime_ns=d.mtime_ns, sha256=d.sha256) for d in docs.values()
     }
@@ -168,6 +172,10 @@ def _scan(
             prov = mapping.provenance(chunk)
             if prov.embedding_model:
                 result.models[prov.embedding_model] += 1
+            if prov.embedded_at is not None and (
+                result.newest_embedding is None or prov.embedded_at > result.newest_embedding
+            ):
+                result.newest_embedding = prov.embedded_at
             if prov.source is None:
                 result.untraceable.append(chunk.id)
                 continue

@@ -88,6 +88,8 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         "counts": {"chunks": chunk_counts, "documents": doc_counts},
         "shares": {k: round(v, 6) for k, v in shares.items()},
         "staleness_age_seconds": age,
+        "newest_embedding": _iso(audit.newest_embedding),
+        "newest_source_change": _iso(audit.newest_source_change),
         "thresholds": checks,
         "embedding": _embedding_details(audit),
         "conflicts": [_conflict_json(c) for c in audit.conflicts],
@@ -195,6 +197,10 @@ def _mismatched_documents(audit: FreshnessAudit) -> dict[str, int]:
     return counts
 
 
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
 def _quantiles(ages: list[float]) -> dict[str, float | None]:
     if not ages:
         return {"p50": None, "p95": None, "max": None}
@@ -289,6 +295,13 @@ def _metrics(
         Metric(name="source_reads", value=audit.source_reads, labels=labels),
         Metric(name="mixed_models", value=max(0, len(audit.models) - 1), labels=labels),
     ]
+    now = audit.audited_at
+    for name, moment in (
+        ("last_embedding_age_seconds", audit.newest_embedding),
+        ("last_source_change_age_seconds", audit.newest_source_change),
+    ):
+        if moment is not None:
+            out.append(Metric(name=name, value=(now - moment).total_seconds(), labels=labels))
     out += [
         Metric(name="staleness_age_seconds", value=v, labels={**labels, "stat": k})
         for k, v in age.items()
