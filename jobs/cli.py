@@ -17,6 +17,7 @@ import click
 
 from jobs.clicore import (
     EXIT_FINDINGS,
+    EXIT_LOCKED,
     EXIT_OK,
     EXIT_RUNTIME,
     EXIT_USAGE,
@@ -24,6 +25,7 @@ from jobs.clicore import (
     RagmonGroup,
     Settings,
     pass_settings,
+    sigterm_as_interrupt,
 )
 from monitor import __version__
 
@@ -172,15 +174,21 @@ def index(settings: Settings, source_dir: Path | None, dry_run: bool) -> None:
 def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bool) -> None:
     """Run jobs now and record them; the exit code tells their health.
 
+    Each job runs under its lock: while another run of it is in progress (from cron,
+    `ragmon schedule` or another host) it is skipped with a message. With several jobs
+    the exit code is the most serious one: 3, then 1, then 4.
+
     \b
     0  every job healthy          1  a threshold was crossed
-    2  usage or config error      3  a job failed to run
+    2  usage or config error      3  a job failed to run, or was interrupted
+    4  skipped: another run of the job is in progress
     Example (crontab):
       0 * * * *  ragmon --quiet run freshness
     """
     from jobs import registry
     from jobs.runner import execute
     from jobs.ui import render_outcome
+    from monitor.errors import JobLockedError
     from monitor.records import RunStatus
 
     config = settings.config()
@@ -188,11 +196,22 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
     wanted = list(jobs) if names == ("all",) else [registry.get(n).name for n in names]
     history = settings.history()
     worst = EXIT_OK
+    skipped = False
     for name in registry.ordered(wanted):
         settings_for_job = config.jobs.get(name)
         if names == ("all",) and settings_for_job is not None and not settings_for_job.enabled:
             continue
-        outcome = execute(jobs[name], config, history, full=full)
+        try:
+            with sigterm_as_interrupt():
+                outcome = execute(jobs[name], config, history, full=full)
+        except JobLockedError as exc:
+            skipped = True
+            click.echo(str(exc), err=True)
+            if as_json:
+                click.echo(json.dumps({"job": name, "status": "skipped", "error": str(exc)}))
+            continue
+        except KeyboardInterrupt:
+            raise CliError(f"{name}: interrupted (recorded as such)", EXIT_RUNTIME) from None
         if as_json:
             click.echo(json.dumps(outcome_json(outcome), indent=2, sort_keys=True))
         else:
@@ -201,7 +220,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
             worst = max(worst, EXIT_RUNTIME)
         elif outcome.status is RunStatus.FINDINGS:
             worst = max(worst, EXIT_FINDINGS)
-    sys.exit(worst)
+    sys.exit(EXIT_LOCKED if skipped and worst == EXIT_OK else worst)
 
 
 def outcome_json(outcome: Any) -> dict[str, Any]:
@@ -297,3 +316,7 @@ def main() -> None:
 
 
 # Commands that live in their own modules register here, one line each.
+from jobs import cli_report  # noqa: E402
+
+cli.add_command(cli_report.report)
+cli.add_command(cli_report.metrics)

@@ -161,10 +161,14 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     if details is not None and not quiet:
         out.rule("ragmon fix-queue")
         render_fix_queue(details["fix_queue"], "table")
+    report = config.report.out_dir / "index.html"
+    if report.is_file():
+        out.print(f"\nHTML report: {report.resolve()}")
     out.print(
         f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
         f"  ragmon -c {config_path} run freshness --json\n"
+        f"  ragmon -c {config_path} report --serve\n"
         f"  ragmon -c {config_path} index --dry-run"
     )
     return worst

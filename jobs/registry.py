@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 JobFunction = Callable[..., "RunResult"]
 """``run(config, history, *, full=False) -> RunResult``; ``full`` drops incremental state."""
 
-JOB_MODULES: tuple[str, ...] = ("jobs.freshness",)
+JOB_MODULES: tuple[str, ...] = ("jobs.freshness", "jobs.report")
 """Modules that register jobs, imported on first use of the registry."""
 
 
@@ -107,8 +107,11 @@ def schedule_of(spec: JobSpec, config: Config) -> str:
 
 
 def check_job_config(config: Config) -> None:
-    """Reject `[jobs.NAME]` tables that name no job, and invalid cron expressions."""
-    from apscheduler.triggers.cron import CronTrigger
+    """Reject `[jobs.NAME]` tables that name no job, and invalid cron expressions.
+
+    Six fields (seconds first) pass here; `ragmon crontab` refuses them on its own.
+    """
+    from jobs.schedules import parse_cron
 
     jobs = all_jobs()
     file = config.file or "config"
@@ -119,11 +122,11 @@ def check_job_config(config: Config) -> None:
             )
         if settings.schedule:
             try:
-                CronTrigger.from_crontab(settings.schedule)
+                parse_cron(settings.schedule)
             except ValueError as exc:
                 raise ConfigError(
                     file,
                     f"jobs.{name}.schedule",
-                    f"expected a five-field cron expression such as '0 * * * *', "
-                    f"got {settings.schedule!r} ({exc})",
+                    f"expected a cron expression such as '0 * * * *' (six fields, seconds "
+                    f"first, for `ragmon schedule` only), got {settings.schedule!r}: {exc}",
                 ) from None

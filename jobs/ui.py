@@ -86,7 +86,7 @@ def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
     table = Table(title="ragmon jobs", title_justify="left")
     for column in ("job", "schedule", "last run", "next run", "health"):
         table.add_column(column, no_wrap=True)
-    table.add_column("result", overflow="ellipsis", max_width=60)
+    table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=70)
     for row in rows:
         last = row.last
         result = ""

@@ -137,17 +137,39 @@ class FreshnessConfig(_Section):
     duplicate_neighbours: int = Field(default=5, ge=1, le=100)
 
 
+class ReportConfig(_Section):
+    """The HTML report (`ragmon report` and the `report` job)."""
+
+    out_dir: Path = Path(".ragmon/report")
+    since_days: int = Field(default=30, ge=1, le=3650)
+    title: str = "ragmon report"
+
+
 class HistoryConfig(_Section):
     """Where run history lives: any SQLAlchemy URL; default SQLite under ``.ragmon/``."""
 
     url: str | None = None
 
 
+class SchedulerConfig(_Section):
+    """How `ragmon schedule` and the per-job locks behave."""
+
+    misfire_grace_seconds: int = Field(default=600, ge=1)
+    """A slot missed (scheduler stopped or busy) still runs, once, up to this late."""
+    lock_ttl_seconds: int = Field(default=600, ge=1)
+    """A job's lock lasts this long unless renewed (every third of it while the job runs),
+    so the lock of a killed run frees itself after at most this long."""
+    stop_timeout_seconds: int = Field(default=60, ge=0)
+    """On SIGTERM or SIGINT, how long `ragmon schedule` waits for running jobs to finish
+    before it records them as interrupted and exits."""
+
+
 class JobConfig(_Section):
     """Per-job settings; every field has the job's registered default."""
 
     schedule: str | None = None
-    """Five-field cron expression; empty means the job's default schedule."""
+    """Five-field cron expression (UTC); `ragmon schedule` also takes six fields, seconds
+    first. Empty means the job's default schedule."""
     enabled: bool = True
 
 
@@ -160,7 +182,9 @@ class Config(_Section):
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -220,11 +244,18 @@ def _resolve_paths(config: Config, label: str, text: str) -> Config:
             + ("is not a directory" if root.exists() else "does not exist"),
             line=_line_of(text, ("sources", "root")),
         )
+    report = config.report
+    if not report.out_dir.is_absolute():
+        report = report.model_copy(update={"out_dir": base / report.out_dir})
     store = config.store
     if store.path is not None and not store.path.is_absolute():
         store = store.model_copy(update={"path": base / store.path})
     return config.model_copy(
-        update={"sources": config.sources.model_copy(update={"root": root}), "store": store}
+        update={
+            "sources": config.sources.model_copy(update={"root": root}),
+            "store": store,
+            "report": report,
+        }
     )
 
 

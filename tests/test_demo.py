@@ -17,6 +17,7 @@ def test_demo_finds_every_planted_drift(tmp_path):
     status = {doc: d["status"] for doc, d in details["by_document"].items()}
 
     assert worst == 1
+    assert (workdir / ".ragmon" / "report" / "index.html").is_file()
     assert status == {
         "handbook/vacation-policy.md": "stale",
         "products/warranty.txt": "stale",

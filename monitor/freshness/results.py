@@ -271,6 +271,7 @@ def _document_json(state: DocumentState) -> dict[str, Any]:
         "embedded_at": state.embedded_at.isoformat() if state.embedded_at else None,
         "moved_to": state.moved_to,
         "moved_from": state.moved_from,
+        "stale_age_seconds": round(max(state.stale_ages), 1) if state.stale_ages else None,
     }
 
 

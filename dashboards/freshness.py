@@ -1,0 +1,145 @@
+"""The freshness section: classes over time, staleness age, embeddings, conflicts, fix queue."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
+from dashboards.plots import histogram, lines
+from dashboards.registry import register
+from monitor.history.queries import Point
+
+CLASSES = [
+    "fresh",
+    "stale",
+    "suspect",
+    "orphaned",
+    "moved",
+    "untraceable",
+    "unverified",
+    "partially_indexed",
+    "missing",
+]
+QUEUE_COLUMNS = ["document", "action", "chunks", "age_days", "retrievals", "target", "reason"]
+DAY = 86400.0
+
+
+class FreshnessSection:
+    key = "freshness"
+    title = "Freshness"
+    signal: str | None = "freshness"
+
+    def build(self, data: ReportData, render: Any) -> SectionOutput:
+        found = data.details.get("freshness")
+        run, latest = found if found else (None, None)
+        figures = self._figures(data, latest)
+        queue = list(latest.get("fix_queue", [])) if latest else []
+        html = render(
+            "freshness.html.j2",
+            run=run,
+            latest=latest,
+            figures=figures,
+            queue=queue,
+            classes=CLASSES,
+        )
+        return SectionOutput(
+            html=html,
+            figures=figures,
+            headlines=self._headlines(data),
+            light=self._light(run, latest),
+            data={
+                "latest": latest,
+                "series": {f.id: f.spec["data"] for f in figures},
+            },
+            files={"fix-queue.csv": _csv(queue)} if latest else {},
+        )
+
+    def _headlines(self, data: ReportData) -> list[Headline]:
+        return [
+            headline(_scaled(data.series("stale_share"), 100), "stale chunks", "%"),
+            headline(data.series("chunks", **{"class": "orphaned"}), "orphaned chunks"),
+            headline(data.series("documents", **{"class": "missing"}), "documents never indexed"),
+            headline(
+                _scaled(data.series("staleness_age_seconds", stat="p95"), 1 / DAY),
+                "staleness age p95",
+                " d",
+            ),
+        ]
+
+    def _light(self, run: Any, latest: Any) -> Light:
+        if latest is None:
+            return Light.GREY
+        if latest.get("embedding", {}).get("model_mismatch"):
+            return Light.RED
+        return Light.AMBER if getattr(run, "status", "") == "findings" else Light.GREEN
+
+    def _figures(self, data: ReportData, latest: Any) -> list[Figure]:
+        figures = []
+        classes = {
+            "stale chunks": data.series("chunks", **{"class": "stale"}),
+            "orphaned chunks": data.series("chunks", **{"class": "orphaned"}),
+            "moved chunks": data.series("chunks", **{"class": "moved"}),
+            "missing documents": data.series("documents", **{"class": "missing"}),
+        }
+        if any(classes.values()):
+            figures.append(
+                Figure(
+                    id="freshness-classes",
+                    title="Stale, orphaned, moved, missing",
+                    spec=lines(classes, y_title="count"),
+                )
+            )
+        ages = {
+            f"{stat}": _scaled(data.series("staleness_age_seconds", stat=stat), 1 / DAY)
+            for stat in ("p50", "p95", "max")
+        }
+        if any(ages.values()):
+            figures.append(
+                Figure(
+                    id="freshness-age",
+                    title="Staleness age over time",
+                    spec=lines(ages, y_title="days behind the source"),
+                )
+            )
+        doc_ages = [
+            d["stale_age_seconds"] / DAY
+            for d in (latest or {}).get("by_document", {}).values()
+            if d.get("stale_age_seconds") is not None
+        ]
+        if doc_ages:
+            figures.append(
+                Figure(
+                    id="freshness-age-distribution",
+                    title="Staleness age of stale documents (latest run)",
+                    spec=histogram(doc_ages, x_title="days behind the source"),
+                )
+            )
+        return figures
+
+
+def _scaled(points: Sequence[Point], factor: float) -> list[Point]:
+    return [
+        Point(
+            run_id=p.run_id,
+            job=p.job,
+            at=p.at,
+            name=p.name,
+            value=p.value * factor,
+            labels=p.labels,
+        )
+        for p in points
+    ]
+
+
+def _csv(queue: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=QUEUE_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(queue)
+    return out.getvalue().encode("utf-8")
+
+
+register(FreshnessSection())

@@ -1,0 +1,37 @@
+"""Loading one report's data from the history store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from dashboards.model import AlertView, JobHealth, ReportData
+from monitor.history import HistoryStore
+from monitor.history.queries import jobs_seen, latest_details, points_since, runs_since
+
+
+def load_report_data(
+    history: HistoryStore,
+    *,
+    title: str,
+    since: datetime,
+    now: datetime,
+    health: Sequence[JobHealth] = (),
+    alerts: Sequence[AlertView] = (),
+) -> ReportData:
+    """Runs and figures since ``since``, plus the last result of every job."""
+    details = {}
+    for job in jobs_seen(history):
+        found = latest_details(history, job)
+        if found is not None:
+            details[job] = found
+    return ReportData(
+        title=title,
+        generated_at=now,
+        since=since,
+        runs=runs_since(history, since),
+        points=points_since(history, since),
+        details=details,
+        health=list(health),
+        alerts=list(alerts),
+    )

@@ -1,0 +1,139 @@
+"""What the report is made of: its input data, the sections' output, and the Section port."""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from monitor.history.queries import Point
+from monitor.records import RunRecord
+
+
+class Light(enum.StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    GREY = "grey"
+    """No data yet."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobHealth:
+    """The monitor's own health for one job, computed by the caller from its schedule."""
+
+    job: str
+    schedule: str
+    last_success: datetime | None
+    last_status: str | None
+    next_run: datetime | None
+    overdue_since: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertView:
+    """A firing alert as the report shows it."""
+
+    rule: str
+    severity: str
+    signal: str
+    """Which headline it colours (``freshness``, ...; ``monitor`` for the dead man's switch)."""
+    message: str
+    since: datetime | None
+
+
+@dataclass(kw_only=True)
+class ReportData:
+    """Everything a report is drawn from; sections read it and never touch the database."""
+
+    title: str
+    generated_at: datetime
+    since: datetime
+    runs: list[RunRecord]
+    points: list[Point]
+    details: dict[str, tuple[RunRecord, Any]]
+    """Per job: its last completed run and that run's machine-readable result."""
+    health: list[JobHealth] = field(default_factory=list)
+    alerts: list[AlertView] = field(default_factory=list)
+
+    def series(self, name: str, **labels: str) -> list[Point]:
+        """Points of one figure whose labels include ``labels``, oldest first."""
+        return [
+            p
+            for p in self.points
+            if p.name == name and all(p.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    def by_job(self) -> Mapping[str, list[Point]]:
+        grouped: dict[str, list[Point]] = defaultdict(list)
+        for p in self.points:
+            grouped[p.job].append(p)
+        return grouped
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Figure:
+    """One plot: an element id and a plotly figure as JSON-ready dict."""
+
+    id: str
+    title: str
+    spec: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Headline:
+    """One figure of a signal's headline on the overview."""
+
+    label: str
+    value: float | None
+    since_last: float | None
+    since_baseline: float | None
+    unit: str = ""
+
+
+@dataclass(kw_only=True)
+class SectionOutput:
+    """What a section contributes to the page."""
+
+    html: str
+    """Rendered, escaped HTML of the section body."""
+    figures: list[Figure] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
+    light: Light = Light.GREY
+    data: dict[str, Any] = field(default_factory=dict)
+    """Everything shown, for report.json."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Downloads written next to the page (e.g. fix-queue.csv)."""
+    links: list[tuple[str, str]] = field(default_factory=list)
+    """(label, relative href) of artefacts such as evidently HTML reports."""
+
+
+class Section(Protocol):
+    """A part of the report about one signal. Register it in `dashboards.sections`."""
+
+    key: str
+    title: str
+    signal: str | None
+    """The signal whose headline it provides on the overview, if any."""
+
+    def build(self, data: ReportData, render: Any) -> SectionOutput:
+        """Draw the section from ``data``; ``render(template, **context)`` gives escaped HTML."""
+        ...
+
+
+def headline(points: Sequence[Point], label: str, unit: str = "") -> Headline:
+    """A figure's latest value with its change since the previous run and the first in view."""
+    if not points:
+        return Headline(label=label, value=None, since_last=None, since_baseline=None, unit=unit)
+    last = points[-1].value
+    previous = points[-2].value if len(points) > 1 else None
+    return Headline(
+        label=label,
+        value=last,
+        since_last=last - previous if previous is not None else None,
+        since_baseline=last - points[0].value if len(points) > 1 else None,
+        unit=unit,
+    )
