@@ -320,3 +320,10 @@ from jobs import cli_report  # noqa: E402
 
 cli.add_command(cli_report.report)
 cli.add_command(cli_report.metrics)
+from jobs import cli_schedule  # noqa: E402
+
+cli.add_command(cli_schedule.crontab)
+cli.add_command(cli_schedule.schedule)
+from jobs import cli_alerts  # noqa: E402
+
+cli.add_command(cli_alerts.alerts)

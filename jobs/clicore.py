@@ -6,6 +6,9 @@ the group, so a new command group is one new module and one `add_command` line.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +18,7 @@ if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.history import HistoryStore
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUNTIME, EXIT_LOCKED = 0, 1, 2, 3, 4
 
 
 class CliError(click.ClickException):
@@ -27,15 +30,17 @@ class CliError(click.ClickException):
 
 
 class RagmonGroup(click.Group):
-    """Turns library errors into messages and exit codes (2 for config, 3 for runtime)."""
+    """Turns library errors into messages and exit codes (2 config, 3 runtime, 4 locked)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from monitor.errors import ConfigError, JobNotFoundError, MonitorError
+        from monitor.errors import ConfigError, JobLockedError, JobNotFoundError, MonitorError
 
         try:
             return super().invoke(ctx)
         except (ConfigError, JobNotFoundError) as exc:
             raise CliError(str(exc), EXIT_USAGE) from None
+        except JobLockedError as exc:
+            raise CliError(str(exc), EXIT_LOCKED) from None
         except MonitorError as exc:
             raise CliError(str(exc), EXIT_RUNTIME) from None
 
@@ -65,3 +70,22 @@ class Settings:
 
 
 pass_settings = click.make_pass_decorator(Settings)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (cron's `timeout`, a shutdown) acts like Ctrl-C, so a
+    running job is recorded as interrupted and its lock released instead of left behind."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -99,6 +99,17 @@ DRIFTS = [
 ]
 
 
+DEMO_ALERTS = """
+# Added by `ragmon demo`: alerts on the console and in a JSON Lines file.
+[alerts.channels.console]
+kind = "console"
+
+[alerts.channels.file]
+kind = "jsonl"
+path = ".ragmon/alerts.jsonl"
+"""
+
+
 def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
     from jobs import registry
@@ -126,7 +137,8 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
             collection="handbook",
             sources_root="docs",
             preset="auto",
-        ),
+        )
+        + DEMO_ALERTS,
         encoding="utf-8",
     )
     config = load_config(config_path)
@@ -164,9 +176,13 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     report = config.report.out_dir / "index.html"
     if report.is_file():
         out.print(f"\nHTML report: {report.resolve()}")
+    alerts = workdir / ".ragmon" / "alerts.jsonl"
+    if alerts.is_file():
+        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}")
     out.print(
         f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
+        f"  ragmon -c {config_path} alerts list\n"
         f"  ragmon -c {config_path} run freshness --json\n"
         f"  ragmon -c {config_path} report --serve\n"
         f"  ragmon -c {config_path} index --dry-run"

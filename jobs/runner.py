@@ -1,15 +1,18 @@
-"""Running a job: a run row when it starts, its results in one transaction when it ends."""
+"""Running a job under its lock: a run row when it starts, its results in one transaction
+when it ends."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from jobs.registry import JobSpec
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.history import HistoryStore
+from monitor.history.locks import JobLocks
 from monitor.records import RunResult, RunStatus
 
 log = logging.getLogger(__name__)
@@ -36,9 +39,38 @@ is logged and does not change the run's outcome."""
 
 
 def execute(spec: JobSpec, config: Config, history: HistoryStore, *, full: bool = False) -> Outcome:
-    """Run one job and record it. Errors are recorded and returned, never lost."""
+    """Run one job under its lock and record it. Errors are recorded and returned, never lost.
+
+    Raises `JobLockedError`, recording nothing, while another run of the job (from cron,
+    the scheduler or another host) holds the job's lock. The lock is held, and renewed,
+    until the run's results are stored and the after-run hooks are done.
+    """
+    ttl = timedelta(seconds=config.scheduler.lock_ttl_seconds)
+    with JobLocks(history.engine, ttl=ttl).hold(spec.name) as held:
+        outcome = _execute(spec, config, history, full=full, on_start=held.attach)
+    result = outcome.result
+    log.info(
+        "%s: run %d %s: %s",
+        spec.name,
+        outcome.run_id,
+        outcome.status,
+        result.summary if result else outcome.error,
+    )
+    return outcome
+
+
+def _execute(
+    spec: JobSpec,
+    config: Config,
+    history: HistoryStore,
+    *,
+    full: bool,
+    on_start: Callable[[int], None],
+) -> Outcome:
     run_id = history.start_run(spec.name)
+    log.info("%s: run %d started", spec.name, run_id)
     try:
+        on_start(run_id)
         result = spec.run(config, history, full=full)
         history.finish_run(run_id, result)
     except (MonitorError, OSError) as exc:

@@ -9,7 +9,8 @@ from jobs import registry
 from jobs.schedules import next_fire, overdue_since
 from monitor.config import Config
 from monitor.history import HistoryStore
-from monitor.records import RunRecord, RunStatus
+from monitor.history.locks import JobLocks
+from monitor.records import JobLease, RunRecord, RunStatus
 
 OVERDUE_GRACE = timedelta(minutes=10)
 """How late past its slot a job may finish before it counts as overdue."""
@@ -24,6 +25,9 @@ class JobStatus:
     last_success: RunRecord | None
     next_run: datetime | None
     overdue_since: datetime | None
+    lock: JobLease | None = None
+    """The job's lock: a run in progress, or (expired) one left by a killed process."""
+    lock_expired: bool = False
 
     @property
     def failed(self) -> bool:
@@ -34,6 +38,20 @@ class JobStatus:
 
     @property
     def health(self) -> str:
+        if self.lock is None:
+            return self._schedule_health
+        lock = self.lock
+        if self.lock_expired:
+            held = (
+                f"stale lock of {lock.holder} (expired {lock.expires_at:%Y-%m-%d %H:%M} UTC; "
+                "the next run takes it over)"
+            )
+        else:
+            held = f"running since {lock.acquired_at:%Y-%m-%d %H:%M} UTC ({lock.holder})"
+        return f"{held}; {self._schedule_health}" if self.overdue_since else held
+
+    @property
+    def _schedule_health(self) -> str:
         if not self.enabled:
             return "disabled"
         if self.overdue_since is not None:
@@ -50,12 +68,14 @@ def job_statuses(
 ) -> list[JobStatus]:
     """The status of every registered job."""
     now = now or datetime.now(UTC)
+    locks = {lease.job: lease for lease in JobLocks(history.engine).leases()}
     rows = []
     for spec in registry.all_jobs().values():
         schedule = registry.schedule_of(spec, config)
         settings = config.jobs.get(spec.name)
         enabled = settings.enabled if settings else True
         last_runs = history.runs(spec.name, limit=1)
+        lock = locks.get(spec.name)
         success = history.last_success(spec.name)
         finished = success.finished_at if success else None
         rows.append(
@@ -69,6 +89,8 @@ def job_statuses(
                 overdue_since=overdue_since(schedule, finished, now, grace=OVERDUE_GRACE)
                 if enabled
                 else None,
+                lock=lock,
+                lock_expired=lock is not None and lock.expired(now),
             )
         )
     return rows

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
@@ -130,7 +131,7 @@ class FreshnessConfig(_Section):
     embedding_sample: int = Field(default=200, ge=0)
     """Chunks re-embedded to check their stored vectors (0 turns the check off)."""
     embedding_min_cosine: float = Field(default=0.98, ge=-1, le=1)
-    duplicates_sample: int = Field(default=5000, ge=0)
+    duplicates_sample: int = Field(default=1000, ge=0)
     """Chunks checked for conflicting duplicates per run; a different slice each run."""
     duplicate_min_cosine: float = Field(default=0.6, ge=-1, le=1)
     """Cosine of two chunks for their sentences to be compared (candidates only)."""
@@ -155,7 +156,8 @@ class SchedulerConfig(_Section):
     """How `ragmon schedule` and the per-job locks behave."""
 
     misfire_grace_seconds: int = Field(default=600, ge=1)
-    """A slot missed (scheduler stopped or busy) still runs, once, up to this late."""
+    """Slots missed while `ragmon schedule` was stopped run once on its start, if the last
+    of them is at most this many seconds ago."""
     lock_ttl_seconds: int = Field(default=600, ge=1)
     """A job's lock lasts this long unless renewed (every third of it while the job runs),
     so the lock of a killed run frees itself after at most this long."""
@@ -186,6 +188,7 @@ class Config(_Section):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 
@@ -85,3 +86,53 @@ class JobNotFoundError(MonitorError):
     def __init__(self, name: str, known: list[str]):
         self.name = name
         super().__init__(f"No job named {name!r}. Known jobs: {', '.join(sorted(known))}.")
+
+
+class JobLockedError(MonitorError):
+    """Another run of the job holds its lock; this run did not start."""
+
+    def __init__(self, job: str, holder: str, since: datetime, expires_at: datetime):
+        self.job = job
+        self.holder = holder
+        self.since = since
+        self.expires_at = expires_at
+        super().__init__(
+            f"{job} is already running since {since:%Y-%m-%d %H:%M} UTC ({holder}); "
+            "this run was skipped. If that process is gone, its lock expires at "
+            f"{expires_at:%Y-%m-%d %H:%M:%S} UTC and the next run proceeds."
+        )
+
+
+class DeliveryError(MonitorError):
+    """An alert channel could not deliver a notification.
+
+    ``retryable`` says whether trying again soon may help (timeout, refused connection,
+    HTTP 5xx or 429, SMTP 4xx); a permanent failure waits for the next run. The reason
+    never holds a secret: adapters redact webhook URLs and passwords before raising.
+    """
+
+    def __init__(self, channel: str, reason: str, *, retryable: bool = True):
+        self.channel = channel
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(f"Alert channel {channel!r} could not deliver: {reason}")
+
+
+class AlertNotFoundError(MonitorError):
+    """No alert, or more than one, matches what the user typed."""
+
+    def __init__(self, wanted: str, matches: list[str]):
+        self.wanted = wanted
+        self.matches = matches
+        if matches:
+            listing = ", ".join(sorted(matches))
+            message = (
+                f"{wanted!r} matches several alerts ({listing}). "
+                "Give more characters of the fingerprint."
+            )
+        else:
+            message = (
+                f"No firing alert has a fingerprint starting with {wanted!r}. "
+                "See the firing alerts with `ragmon alerts list`."
+            )
+        super().__init__(message)

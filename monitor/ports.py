@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from monitor.records import Chunk, Neighbour, SourceDocument, SourceProblem, SourceStamp
+from monitor.records import (
+    Chunk,
+    Neighbour,
+    Notification,
+    SourceDocument,
+    SourceProblem,
+    SourceStamp,
+)
 
 
 @runtime_checkable
@@ -62,6 +69,11 @@ class VectorStore(Protocol):
 
     def count(self) -> int:
         """Number of chunks in the collection."""
+        ...
+
+    @property
+    def space(self) -> str | None:
+        """Distance of `query`: ``cosine``, ``l2``, ``ip``, or None when unknown."""
         ...
 
     def pages(
@@ -118,4 +130,28 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in ``text`` (without special tokens)."""
+        ...
+
+
+@runtime_checkable
+class AlertChannel(Protocol):
+    """Somewhere alert notifications go: console, JSONL file, webhook, Slack, email.
+
+    `send` delivers one notification once, or raises `DeliveryError` (with ``retryable``
+    set when trying again soon may help). Retries, backoff and the outbox are the
+    caller's; a channel never retries by itself. Neither `name`, `describe` nor an
+    error's reason ever holds a secret (webhook URL, password).
+    """
+
+    @property
+    def name(self) -> str:
+        """The channel's name in the config (``[alerts.channels.NAME]``)."""
+        ...
+
+    def describe(self) -> str:
+        """Where messages go, for logs and `ragmon alerts test`, with secrets left out."""
+        ...
+
+    def send(self, notification: Notification) -> None:
+        """Deliver ``notification``; raise `DeliveryError` when it did not arrive."""
         ...

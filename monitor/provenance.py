@@ -60,12 +60,20 @@ class MetadataMapping:
 
     def __init__(self, config: MappingConfig | None = None):
         self._config = config or MappingConfig()
+        self._keys: dict[str, KeySet] = {}
+        self._times: dict[Any, datetime | None] = {}
 
     def keys_for(self, metadata: Mapping[str, Any]) -> KeySet:
         """The key set that applies to a chunk with this metadata."""
         preset: str = self._config.preset
         if preset == "auto":
             preset = detect_preset(metadata) or "ragmon"
+        found = self._keys.get(preset)
+        if found is None:
+            found = self._keys[preset] = self._merge(preset)
+        return found
+
+    def _merge(self, preset: str) -> KeySet:
         base = PRESETS[preset]
         c = self._config
         return KeySet(
@@ -87,9 +95,18 @@ class MetadataMapping:
             source_sha256=_str(meta, keys.source_sha256),
             chunk_sha256=_str(meta, keys.chunk_sha256),
             chunk_index=_int(meta, keys.chunk_index),
-            embedded_at=_when(meta, keys.embedded_at),
+            embedded_at=self._when(meta, keys.embedded_at),
             embedding_model=_str(meta, keys.embedding_model),
         )
+
+    def _when(self, meta: Mapping[str, Any], key: str | None) -> datetime | None:
+        # Chunks of one ingest share their timestamp: parse each distinct value once.
+        value = meta.get(key) if key else None
+        if value is None:
+            return None
+        if value not in self._times:
+            self._times[value] = _when(meta, key)
+        return self._times[value]
 
 
 def detect_preset(metadata: Mapping[str, Any]) -> str | None:

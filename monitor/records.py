@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +141,153 @@ class RunRecord:
     status: RunStatus
     error: str | None
     summary: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobLease:
+    """A job's lock as stored: who holds it, since when, and until when unless renewed."""
+
+    job: str
+    owner: str
+    """``pid 1234 on host [token]``: the token tells two leases of one process apart."""
+    run_id: int | None
+    acquired_at: datetime
+    expires_at: datetime
+
+    @property
+    def holder(self) -> str:
+        """The owner without its token: ``pid 1234 on host``."""
+        return self.owner.rsplit(" [", 1)[0]
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at <= now
+
+
+# -- alerts -------------------------------------------------------------------
+
+
+class AlertStatus(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class NotificationKind(enum.StrEnum):
+    FIRING = "firing"
+    """The alert started firing."""
+    REPEAT = "repeat"
+    """Still firing, unacknowledged, and the cooldown since the last notice has passed."""
+    RESOLVED = "resolved"
+    TEST = "test"
+    """Sent by `ragmon alerts test`; never stored."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Evaluation:
+    """One alert condition checked now: a rule over one series, or a dead man's switch."""
+
+    rule: str
+    fingerprint: str
+    """Stable id of the alert: a hash of the rule name and the series labels."""
+    labels: Mapping[str, str]
+    severity: Severity
+    firing: bool
+    summary: str
+    """One line with the headline figure, e.g. ``stale_share{collection=docs} = 22% (> 5%)``."""
+    description: str = ""
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    op: str | None = None
+    job: str | None = None
+    run_id: int | None = None
+    """The run the figure comes from."""
+    findings: tuple[str, ...] = ()
+    """The top findings of that run, one line each, for the message."""
+    cooldown: timedelta | None = None
+    """Per-rule repeat interval; None means the global ``alerts.cooldown``."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertState:
+    """Where one alert (by fingerprint) stands, as stored in the history database."""
+
+    fingerprint: str
+    rule: str
+    labels: Mapping[str, str]
+    severity: Severity
+    status: AlertStatus
+    summary: str
+    value: float | None
+    since: datetime
+    """When the current (or last) firing began."""
+    last_seen_at: datetime
+    last_notified_at: datetime | None = None
+    resolved_at: datetime | None = None
+    acked_at: datetime | None = None
+    """Set by `ragmon alerts ack`: no repeats until the alert resolves (which clears it)."""
+    acked_by: str | None = None
+    ack_note: str | None = None
+    notifications: int = 0
+    """Notices queued for this alert so far (firing, repeats and resolved)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Notification:
+    """One message about one alert, rendered by each channel in its own format."""
+
+    id: str
+    """Unique per notice; the same on every channel, so a receiver can drop duplicates."""
+    kind: NotificationKind
+    fingerprint: str
+    rule: str
+    severity: Severity
+    summary: str
+    at: datetime
+    labels: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    op: str | None = None
+    since: datetime | None = None
+    job: str | None = None
+    run_id: int | None = None
+    findings: tuple[str, ...] = ()
+    report: str | None = None
+    """Path or URL of the HTML report (``alerts.report_url``), when configured."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OutboxItem:
+    """A notification waiting for (or retried on) one channel."""
+
+    id: int
+    channel: str
+    notification: Notification
+    attempts: int
+    created_at: datetime
+
+
+LabelKey = tuple[tuple[str, str], ...]
+"""A series' labels as sorted (name, value) pairs, usable as a dict key."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FigureRun:
+    """The values of one figure in one completed run, per series (label set)."""
+
+    run_id: int
+    job: str
+    started_at: datetime
+    series: Mapping[LabelKey, float]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobDeadline:
+    """A job's schedule against its last success, for the dead man's switch."""
+
+    job: str
+    schedule: str
+    last_success_at: datetime | None
+    overdue_since: datetime | None
+    """The missed slot, or None while the job is on time (or has never run)."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from jobs.demo import run_demo
 from jobs.setup import last_details
 from monitor.config import load_config
 from monitor.history import HistoryStore
 
 
-def test_demo_finds_every_planted_drift(tmp_path):
+def test_demo_finds_every_planted_drift(tmp_path, capsys):
     workdir = tmp_path / "demo"
     worst = run_demo(workdir, quiet=True)
 
@@ -30,3 +32,16 @@ def test_demo_finds_every_planted_drift(tmp_path):
     (conflict,) = details["conflicts"]
     assert conflict["source_ids"] == ["faq/hr-faq.md", "handbook/vacation-policy.md"]
     assert conflict["values"] == [["15"], ["20"]]
+
+    # the staleness alert, on the console and in the JSONL file
+    assert "ALERT FIRING [warning] stale-share: stale_share{collection=handbook} = " in (
+        capsys.readouterr().err
+    )
+    alerts = [
+        json.loads(line) for line in (workdir / ".ragmon" / "alerts.jsonl").read_text().splitlines()
+    ]
+    stale = [a for a in alerts if a["rule"] == "stale-share"]
+    assert [(a["kind"], a["severity"], a["labels"]) for a in stale] == [
+        ("firing", "warning", {"collection": "handbook"})
+    ]
+    assert any("handbook/vacation-policy.md" in f for f in stale[0]["findings"])

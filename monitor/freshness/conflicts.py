@@ -109,18 +109,26 @@ def find_conflicts(
         if chunk.text and chunk.embedding is not None and (source := source_of(chunk.metadata))
     ]
     log.debug("conflicts: querying %d of %d chunks", len(queryable), len(chunks))
+    # In a cosine space the distance is 1 - cosine: no need to fetch the neighbours' vectors.
+    by_distance = store.space == "cosine"
     for start in range(0, len(queryable), _QUERY_BATCH):
         batch = queryable[start : start + _QUERY_BATCH]
-        hits = store.query([c.embedding for c, _ in batch], neighbours + 1, include_embeddings=True)
+        hits = store.query(
+            [c.embedding for c, _ in batch], neighbours + 1, include_embeddings=not by_distance
+        )
         for (chunk, source), found in zip(batch, hits, strict=True):
             for hit in found:
                 pair = (chunk.id, hit.id) if chunk.id < hit.id else (hit.id, chunk.id)
-                if hit.id == chunk.id or pair in seen or not hit.text or hit.embedding is None:
+                if hit.id == chunk.id or pair in seen or not hit.text:
+                    continue
+                if not by_distance and hit.embedding is None:
                     continue
                 other = source_of(hit.metadata)
                 if other is None or other == source:
                     continue
-                cosine = _cosine(chunk.embedding, hit.embedding)
+                cosine = (
+                    1.0 - hit.distance if by_distance else _cosine(chunk.embedding, hit.embedding)
+                )
                 if cosine < min_cosine:
                     continue
                 seen.add(pair)

@@ -58,6 +58,7 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
     ages: list[float] = []
     for state in audit.documents.values():
         doc_counts[state.status] += 1
+        chunk_counts[ChunkClass.FRESH] += state.fresh
         for cls, ids in state.chunks.items():
             chunk_counts[cls] += len(ids)
         ages += state.stale_ages
@@ -186,12 +187,9 @@ def _moved_targets(audit: FreshnessAudit) -> int:
 def _mismatched_documents(audit: FreshnessAudit) -> dict[str, int]:
     if audit.vectors is None:
         return {}
-    owner = {
-        cid: s.id for s in audit.documents.values() for ids in s.chunks.values() for cid in ids
-    }
     counts: dict[str, int] = {}
     for m in audit.vectors.mismatches:
-        doc = owner.get(m.chunk_id)
+        doc = audit.vector_owners.get(m.chunk_id)
         if doc is not None:
             counts[doc] = counts.get(doc, 0) + 1
     return counts
@@ -375,7 +373,7 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
     elif vectors is not None:
         cosines = {m.chunk_id: m.cosine for m in vectors.mismatches}
         for doc, n in sorted(mismatched.items()):
-            ids = [i for ids in audit.documents[doc].chunks.values() for i in ids if i in cosines]
+            ids = sorted(i for i in cosines if audit.vector_owners.get(i) == doc)
             findings.append(
                 Finding(
                     kind="embedding_mismatch",

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from monitor.records import SourceDocument
+
 
 class ChunkClass(enum.StrEnum):
     FRESH = "fresh"
@@ -48,11 +50,17 @@ class ChunkInfo(NamedTuple):
 
 @dataclass(kw_only=True)
 class DocumentState:
-    """One source document (current, or recorded by orphaned chunks) and its chunks."""
+    """One source document (current, or recorded by orphaned chunks) and its chunks.
+
+    Fresh chunks are only counted: keeping their ids would make memory grow with the
+    collection, and nothing needs them. Every other class keeps its chunk ids.
+    """
 
     id: str
     status: DocClass = DocClass.FRESH
     chunks: dict[ChunkClass, list[str]] = field(default_factory=dict)
+    """Chunk ids per class, fresh excepted."""
+    fresh: int = 0
     rules: Counter[str] = field(default_factory=Counter)
     """How many chunks each rule decided (source-hash, exact, fuzzy, numbers-changed...)."""
     modified_at: datetime | None = None
@@ -64,17 +72,32 @@ class DocumentState:
     moved_from: str | None = None
     stale_ages: list[float] = field(default_factory=list)
     """Seconds each stale chunk has been behind its source."""
+    hashed: int = 0
+    """Chunks judged by their stored source hash."""
+    fresh_indexes: int = 0
+    """Fresh hashed chunks that carry a chunk index, and the highest such index."""
+    max_index: int = -1
 
     def add(self, cls: ChunkClass, chunk_id: str, rule: str) -> None:
-        self.chunks.setdefault(cls, []).append(chunk_id)
+        if cls is ChunkClass.FRESH:
+            self.fresh += 1
+        else:
+            self.chunks.setdefault(cls, []).append(chunk_id)
         self.rules[rule] += 1
 
+    def embedded(self, moment: datetime | None) -> None:
+        """Note a chunk's embedding time (the state keeps the oldest)."""
+        if moment is not None and (self.embedded_at is None or moment < self.embedded_at):
+            self.embedded_at = moment
+
     def count(self, cls: ChunkClass) -> int:
+        if cls is ChunkClass.FRESH:
+            return self.fresh
         return len(self.chunks.get(cls, ()))
 
     @property
     def total(self) -> int:
-        return sum(len(v) for v in self.chunks.values())
+        return self.fresh + sum(len(v) for v in self.chunks.values())
 
     def settle(self, min_coverage: float) -> None:
         """Derive the document status from its chunks (orphan and missing are set by the caller)."""
@@ -90,3 +113,11 @@ class DocumentState:
             self.status = DocClass.UNVERIFIED
         else:
             self.status = DocClass.FRESH
+
+
+def stale_age(doc: SourceDocument, embedded_at: datetime | None, now: datetime) -> float:
+    """Seconds a chunk embedded at ``embedded_at`` has been behind its changed source."""
+    since = doc.modified_at
+    if embedded_at is not None and embedded_at > since:
+        since = embedded_at
+    return max(0.0, (now - since).total_seconds())

@@ -118,3 +118,67 @@ class JobLockRow(Base):
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertGuardRow(Base):
+    """One row every alert evaluation, claim and ack updates first, in its transaction.
+
+    Updating it takes the database's write lock (SQLite) or the row's lock (PostgreSQL), so
+    evaluations of overlapping runs are serialised and a transition is queued once.
+    """
+
+    __tablename__ = "alert_guard"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluations: Mapped[int] = mapped_column(Integer, default=0)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AlertStateRow(Base):
+    """Where one alert stands: firing or resolved, since when, last notified, acknowledged."""
+
+    __tablename__ = "alert_states"
+
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    labels: Mapped[Any] = mapped_column(JSON, default=dict)
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notifications: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertOutboxRow(Base):
+    """One notification for one channel: pending until delivered (or dropped)."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[Any] = mapped_column(JSON)
+    """The notification as `notification_json`: never a secret."""
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Redacted before it is stored."""
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ux_alert_outbox_notification_channel", "notification_id", "channel", unique=True),
+        Index("ix_alert_outbox_status", "status", "channel"),
+    )

@@ -38,8 +38,8 @@ class DirectoryCatalog:
     ):
         self.root = Path(root)
         self._real_root = self.root.resolve()
-        self._include = list(include)
-        self._exclude = list(exclude)
+        self._include = glob.compile(list(include), flags=_GLOB_FLAGS)
+        self._exclude = glob.compile(list(exclude), flags=_GLOB_FLAGS) if exclude else None
         self._problems: list[SourceProblem] = []
         self._reads = 0
 
@@ -107,9 +107,9 @@ class DirectoryCatalog:
                 yield path, rel
 
     def _wanted(self, rel: str) -> bool:
-        if not glob.globmatch(rel, self._include, flags=_GLOB_FLAGS):
+        if not self._include.match(rel):
             return False
-        return not (self._exclude and glob.globmatch(rel, self._exclude, flags=_GLOB_FLAGS))
+        return not (self._exclude is not None and self._exclude.match(rel))
 
     def _decode(self, path: Path, rel: str) -> str:
         try:

@@ -112,6 +112,13 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._collection.count())
 
+    @property
+    def space(self) -> str | None:
+        configuration = getattr(self._collection, "configuration", None) or {}
+        hnsw = configuration.get("hnsw") if isinstance(configuration, dict) else None
+        found = (hnsw or {}).get("space") or self.metadata.get("hnsw:space")
+        return str(found) if found else "l2"  # Chroma's default space
+
     def pages(
         self, *, include_text: bool = True, include_embeddings: bool = False
     ) -> Iterator[list[Chunk]]:

@@ -1,0 +1,224 @@
+"""Verdicts that need text: chunk text against its source, orphaned text against new files.
+
+Both are remembered by a hash of every input they depend on, so an audit of unchanged
+sources and chunks reads no source file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.config import FreshnessConfig
+from monitor.freshness.matching import coverage, match_text
+from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
+from monitor.ports import SourceCatalog, VectorStore
+from monitor.records import SourceDocument
+from monitor.text import normalise
+
+MemoGet = Callable[[Iterable[str]], Mapping[str, Any]]
+
+
+class TextChecks:
+    """Text-based verdicts, remembered by a hash of every input they depend on."""
+
+    def __init__(
+        self,
+        catalog: SourceCatalog,
+        store: VectorStore,
+        settings: FreshnessConfig,
+        memo_get: MemoGet,
+        memos: dict[str, Any],
+        now: datetime,
+    ):
+        self._catalog, self._store, self._settings = catalog, store, settings
+        self._memo_get, self._memos = memo_get, memos
+        self._now = now
+        self._texts: dict[str, str] = {}
+        self._anchors: _Anchors | None = None
+
+    def source_text(self, doc: SourceDocument) -> str:
+        if doc.id not in self._texts:
+            self._texts[doc.id] = normalise(self._catalog.read_text(doc))
+        return self._texts[doc.id]
+
+    def chunk_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            out.update(
+                (c.id, normalise(c.text or "")) for c in self._store.get(ids[start : start + 500])
+            )
+        return out
+
+    def key(self, *parts: object) -> str:
+        blob = "\x1f".join(map(str, (*parts, self._settings.fuzzy_threshold)))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def remembered(self, keys: Iterable[str]) -> Mapping[str, Any]:
+        return self._memo_get(keys)
+
+    def anchors(self, ids: list[str], docs: Mapping[str, SourceDocument]) -> _Anchors:
+        """An index of where text occurs among the documents ``ids`` (built once per audit)."""
+        if self._anchors is None:
+            self._anchors = _Anchors({i: self.source_text(docs[i]) for i in ids})
+        return self._anchors
+
+    def remember(self, key: str, value: Any) -> None:
+        """Keep ``value`` for the next audit (hits are kept too, so they do not expire)."""
+        self._memos[key] = value
+
+    def run(
+        self,
+        states: dict[str, DocumentState],
+        groups: Mapping[str, list[ChunkInfo]],
+        docs: Mapping[str, SourceDocument],
+    ) -> None:
+        pending = {
+            doc_id: [i for i in groups[doc_id] if i.source_sha256 is None and i.text_sha256]
+            for doc_id in groups
+            if doc_id in docs
+        }
+        pending = {k: v for k, v in pending.items() if v}
+        keys = {
+            doc_id: self.key(docs[doc_id].sha256, *sorted(f"{i.id}:{i.text_sha256}" for i in infos))
+            for doc_id, infos in pending.items()
+        }
+        stored = self.remembered(keys.values())
+        for doc_id, infos in pending.items():
+            verdict = stored.get(keys[doc_id]) or self._check(docs[doc_id], infos)
+            self.remember(keys[doc_id], verdict)
+            state = states[doc_id]
+            for info in infos:
+                present, rule = verdict["chunks"][info.id]
+                if present:
+                    state.add(ChunkClass.FRESH, info.id, rule)
+                else:
+                    state.add(ChunkClass.STALE, info.id, rule)
+                    state.stale_ages.append(stale_age(docs[doc_id], info.embedded_at, self._now))
+            state.coverage = verdict["coverage"]
+
+    def _check(self, doc: SourceDocument, infos: list[ChunkInfo]) -> dict[str, Any]:
+        source = self.source_text(doc)
+        texts = self.chunk_texts([i.id for i in infos])
+        verdicts: dict[str, tuple[bool, str]] = {}
+        spans = []
+        for info in infos:
+            found = match_text(
+                texts.get(info.id, ""), source, threshold=self._settings.fuzzy_threshold
+            )
+            verdicts[info.id] = (found.present, found.rule)
+            if found.present and found.span:
+                spans.append(found.span)
+        return {"chunks": verdicts, "coverage": round(coverage(spans, len(source)), 4)}
+
+
+def find_moves(
+    states: dict[str, DocumentState],
+    groups: Mapping[str, list[ChunkInfo]],
+    docs: Mapping[str, SourceDocument],
+    checker: TextChecks,
+) -> None:
+    """Orphaned chunks whose content lives on in a current, unindexed document: moved.
+
+    Only unindexed documents are candidates: content that is indexed elsewhere already
+    makes the orphans plain duplicates, to be deleted.
+    """
+    unindexed = sorted(k for k, s in states.items() if s.status is DocClass.MISSING)
+    by_sha = {docs[k].sha256: k for k in unindexed}
+    orphans = [k for k, s in states.items() if s.status is DocClass.ORPHANED]
+    for source in orphans:
+        state, infos = states[source], groups[source]
+        targets: dict[str, str] = {}
+        for info in infos:
+            if info.source_sha256 in by_sha:
+                targets[info.id] = by_sha[info.source_sha256]
+        rest = [i for i in infos if i.id not in targets]
+        if rest and unindexed:
+            targets.update(_text_moves(source, rest, unindexed, docs, checker))
+        if not targets:
+            continue
+        state.chunks = {}
+        state.rules = Counter()
+        for info in infos:
+            if info.id in targets:
+                state.add(ChunkClass.MOVED, info.id, "same-content")
+            else:
+                state.add(ChunkClass.ORPHANED, info.id, "source-gone")
+        destination = Counter(targets.values()).most_common(1)[0][0]
+        state.moved_to = destination
+        if len(targets) == len(infos):
+            state.status = DocClass.MOVED
+        target_state = states[destination]
+        if target_state.status is DocClass.MISSING:
+            target_state.status = DocClass.MOVED
+            target_state.moved_from = source
+
+
+class _Anchors:
+    """Finds which of many documents contains a text verbatim, without scanning them all.
+
+    Every window of `WIDTH` characters that starts a word in a document is indexed; a text
+    is looked up by the window that starts its second word (its first may be cut), and the
+    few documents found are confirmed with a plain substring test.
+    """
+
+    WIDTH = 40
+
+    def __init__(self, texts: Mapping[str, str]):
+        self._texts = texts
+        self._index: dict[str, set[str]] = defaultdict(set)
+        for doc_id, text in texts.items():
+            for start in _word_starts(text):
+                window = text[start : start + self.WIDTH]
+                if len(window) == self.WIDTH:
+                    self._index[window].add(doc_id)
+
+    def find(self, text: str) -> str | None:
+        space = text.find(" ")
+        window = text[space + 1 : space + 1 + self.WIDTH] if space >= 0 else ""
+        if len(window) == self.WIDTH:
+            candidates = sorted(self._index.get(window, ()))
+        else:
+            candidates = sorted(self._texts)  # too short to index: check each
+        return next((c for c in candidates if text in self._texts[c]), None)
+
+
+def _word_starts(text: str) -> Iterable[int]:
+    if text and not text[0].isspace():
+        yield 0
+    position = text.find(" ")
+    while position >= 0:
+        yield position + 1
+        position = text.find(" ", position + 1)
+
+
+def _text_moves(
+    source: str,
+    infos: list[ChunkInfo],
+    candidates: list[str],
+    docs: Mapping[str, SourceDocument],
+    checker: TextChecks,
+) -> dict[str, str]:
+    """Which orphaned chunks' text occurs in which unindexed document (remembered)."""
+    key = checker.key(
+        "moved",
+        source,
+        *sorted(f"{i.id}:{i.text_sha256 or i.source_sha256}" for i in infos),
+        *(f"{c}:{docs[c].sha256}" for c in candidates),
+    )
+    found = checker.remembered([key]).get(key)
+    if found is None:
+        texts = checker.chunk_texts([i.id for i in infos])
+        anchors = checker.anchors(candidates, docs)
+        found = {}
+        for info in infos:
+            text = texts.get(info.id)
+            if text:
+                target = anchors.find(text)
+                if target is not None:
+                    found[info.id] = target
+    checker.remember(key, found)
+    return dict(found)
