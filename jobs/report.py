@@ -77,8 +77,23 @@ def job_health(
 
 
 def alert_views(config: Config, history: HistoryStore) -> list[AlertView]:
-    """Firing alerts for the overview (none until alert rules are configured)."""
-    return []
+    """Firing alerts for the overview, each tied to the signal whose light it colours."""
+    from dashboards.model import AlertView
+    from monitor.alerts.deadman import INGESTION_RULE, JOB_RULE
+    from monitor.history.alerts import AlertStore
+
+    jobs = {rule.name: rule.job for rule in config.alerts.rules}
+    signal_of = {JOB_RULE: "monitor", INGESTION_RULE: "freshness"}
+    return [
+        AlertView(
+            rule=state.rule,
+            severity=str(state.severity),
+            signal=signal_of.get(state.rule) or jobs.get(state.rule) or "freshness",
+            message=state.summary,
+            since=state.since,
+        )
+        for state in AlertStore(history).states()
+    ]
 
 
 def prometheus_text(config: Config, history: HistoryStore) -> bytes:

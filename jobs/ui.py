@@ -84,9 +84,19 @@ def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
     from rich.table import Table
 
     table = Table(title="ragmon jobs", title_justify="left")
-    for column in ("job", "schedule", "last run", "next run", "health"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=70)
+    # The fixed columns keep their full width; only the result is cut to fit the screen.
+    widths = {
+        "job": max([3, *(len(r.name) for r in rows)]),
+        "schedule": max([8, *(len(r.schedule) for r in rows)]),
+        "last run": 20,
+        "next run": 20,
+        "health": max([6, *(len(r.health) for r in rows)]),
+    }
+    for column, width in widths.items():
+        table.add_column(column, no_wrap=True, min_width=width)
+    out = console(quiet and not any(r.overdue_since or r.failed for r in rows))
+    room = out.width - sum(widths.values()) - 3 * len(widths) - 4
+    table.add_column("result", overflow="ellipsis", no_wrap=True, max_width=max(20, room))
     for row in rows:
         last = row.last
         result = ""
@@ -101,7 +111,6 @@ def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
             row.health,
             result,
         )
-    out = console(quiet and not any(r.overdue_since or r.failed for r in rows))
     out.print(table)
 
 

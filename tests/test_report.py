@@ -62,6 +62,12 @@ def test_report_files_and_json(populated):
     assert latest["by_document"][XSS_NAME]["status"] == "stale"
     stale_series = data["sections"]["freshness"]["series"]["freshness-classes"][0]
     assert stale_series["name"] == "stale chunks" and len(stale_series["y"]) == 3
+    firing = {a["rule"]: a for a in data["overview"]["alerts"]}
+    assert firing["stale-share"]["signal"] == "freshness"
+    assert firing["orphans"]["severity"] == "warning"
+    (freshness,) = [s for s in data["overview"]["signals"] if s["signal"] == "freshness"]
+    assert freshness["light"] == "amber"
+    assert 'id="alerts"' in html and "stale-share" in html
     csv_text = (files.index.parent / "fix-queue.csv").read_text()
     assert csv_text.splitlines()[0] == "document,action,chunks,age_days,retrievals,target,reason"
     assert "a.md,delete" in csv_text

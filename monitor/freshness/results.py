@@ -76,7 +76,7 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
     summary = (
         f"{audit.chunk_total} chunks from {audit.catalog_documents} documents: "
         f"{chunk_counts['stale']} stale, {chunk_counts['orphaned']} orphaned, "
-        f"{chunk_counts['moved']} moved; {doc_counts['missing']} documents never indexed"
+        f"{chunk_counts['moved']} moved; {doc_counts['missing']} document(s) never indexed"
         + (f"; {len(crossed)} threshold(s) crossed" if crossed else "")
     )
     details = {
