@@ -7,9 +7,11 @@ paged `collection.get` scan, and two audit runs on one history database: the fir
 every source, the second must read none. Each phase runs in its own child process, so each
 gets its own peak RSS. Checks the audit's counts against the planted ones exactly.
 Targets: audit run 1 <= 1.5x the scan's wall time; peak RSS < 1024 MB; RSS flat in N
-(large size <= 1.25x small size, with --also); run 2 reads no source file.
+(large size <= 1.25x small size, with --also); run 2 reads no source file. Wall times
+are the median of --repeat runs of each phase.
 
     python bench/freshness.py [--chunks 200000] [--docs 20000] [--also 50000] [--seed 7]
+                              [--repeat 3]
 """
 
 from __future__ import annotations

@@ -40,21 +40,30 @@ def world(tmp_path):
 
 
 def test_sigterm_lets_the_running_job_finish(world):
+    # A source that is a named pipe holds the audit on its read until the test writes to it:
+    # the run is certainly still going when SIGTERM arrives, on a fast machine or a slow one.
+    gate = world.docs / "gate.md"
+    os.mkfifo(gate)
     config = world.config(schedule="* * * * * *")  # every second
     history = world.history()
     scheduler = SchedulerProcess(config, world.root / "scheduler.log")
     try:
-        # The first run of a process imports chromadb: long enough to be caught running.
         wait_for(
             lambda: any(r.status is RunStatus.RUNNING for r in runs(history)),
             timeout=20,
             what="a run in progress",
-            every=0.005,
         )
-        assert scheduler.stop(signal.SIGTERM) == 0
+        scheduler.process.send_signal(signal.SIGTERM)
+        wait_for(
+            lambda: "stopping: waiting for freshness to finish" in scheduler.log_text(),
+            timeout=20,
+            what="the scheduler waiting for the run",
+        )
+        with open(gate, "w", encoding="utf-8") as pipe:  # let the run read and finish
+            pipe.write("# Gate\n\nOpened by the test.\n")
+        assert scheduler.process.wait(timeout=30) == 0
     finally:
         scheduler.kill()
-    assert "stopping: waiting for freshness to finish" in scheduler.log_text()
     (run,) = runs(history)
     assert run.status is RunStatus.OK
     assert JobLocks(history.engine).leases() == []

@@ -8,6 +8,7 @@ leaves every earlier run as it was.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ from monitor.records import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATING = threading.Lock()
 MEMO_RETENTION = timedelta(days=30)
 """Memo entries no run has used for this long are dropped."""
 
@@ -59,7 +61,12 @@ class HistoryStore:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         try:
             engine = create_engine(url)
-        except (SQLAlchemyError, ImportError) as exc:
+        except ImportError as exc:
+            raise HistoryError(
+                f"Cannot use history database {_safe(url)}: {exc}. For PostgreSQL, install "
+                "the driver: pip install 'ragmon[postgres]'."
+            ) from None
+        except SQLAlchemyError as exc:
             raise HistoryError(f"Cannot use history database {_safe(url)}: {exc}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -74,14 +81,22 @@ class HistoryStore:
 
     def migrate(self) -> str:
         """Apply pending Alembic migrations; return the revision the database is now at."""
-        from alembic import command
         from alembic.config import Config as AlembicConfig
-        from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
 
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        scripts = ScriptDirectory.from_config(cfg)
+        if log.getEffectiveLevel() > logging.DEBUG:
+            # Alembic reports every context set-up at INFO: only worth reading with -vv.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Alembic's script loading is not thread-safe: one migration at a time per process.
+        with _MIGRATING:
+            return self._migrate(cfg, ScriptDirectory.from_config(cfg))
+
+    def _migrate(self, cfg: Any, scripts: Any) -> str:
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.begin() as conn:
                 current = MigrationContext.configure(conn).get_current_revision()
