@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,13 +11,14 @@ from jobs.clicore import EXIT_USAGE, CliError, Settings, pass_settings
 
 
 def _window(value: str | None) -> timedelta | None:
+    from monitor.durations import parse_duration
+
     if value is None:
         return None
-    match = re.fullmatch(r"(\d+)([hdw])", value.strip())
-    if not match:
-        raise click.BadParameter(f"expected a number and h, d or w (e.g. 30d), got {value!r}")
-    n, unit = int(match.group(1)), match.group(2)
-    return timedelta(hours=n) if unit == "h" else timedelta(days=n * (7 if unit == "w" else 1))
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()

@@ -114,6 +114,10 @@ class RunStatus(enum.StrEnum):
     INTERRUPTED = "interrupted"
 
 
+COMPLETED = (RunStatus.OK, RunStatus.FINDINGS)
+"""Run statuses of a job that did its work (healthy or with findings)."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunResult:
     """What a job hands back: a status, a one-line summary, figures, findings, details."""

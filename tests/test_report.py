@@ -165,3 +165,25 @@ def test_serve_is_read_only_and_answers_metrics(populated):
     assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert "ragmon_stale_share" in body
     assert refused.value.code == 405
+
+
+def test_report_command_window_and_bad_window(populated, tmp_path):
+    config, _ = populated
+    path = tmp_path / "ragmon.toml"
+    path.write_text(
+        f'[store]\npath = "{config.store.path}"\ncollection = "report-docs"\n'
+        f'[sources]\nroot = "{config.sources.root}"\n[history]\nurl = "{config.history_url}"\n'
+    )
+    out = tmp_path / "site"
+    ok = CliRunner().invoke(
+        cli, ["-c", str(path), "report", "--out", str(out), "--since", "2h"], catch_exceptions=False
+    )
+    assert ok.exit_code == 0
+    assert ok.output == f"Report: {(out / 'index.html').resolve()}\n"
+    import json
+
+    data = json.loads((out / "report.json").read_text())
+    assert data["sections"]["runs"]["runs"], "runs of the last two hours are listed"
+    bad = CliRunner().invoke(cli, ["-c", str(path), "report", "--since", "3x"])
+    assert bad.exit_code == 2
+    assert "--since: expected a duration such as '30s'" in bad.output

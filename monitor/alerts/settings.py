@@ -24,29 +24,11 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.durations import parse_duration
 from monitor.records import Severity
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _M = TypeVar("_M", bound="BaseModel")
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``30`` (seconds), ``"500ms"``, ``"30s"``, ``"15m"``, ``"4h"``, ``"7d"``, ``"2w"``."""
-    if isinstance(value, timedelta):
-        return value
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
-    if seconds is None or seconds < 0:
-        raise ValueError(
-            f"expected a duration such as '30s', '15m', '4h' or '7d' (or a number of "
-            f"seconds), got {value!r}"
-        )
-    return timedelta(seconds=seconds)
 
 
 def _threshold(value: Any) -> Any:

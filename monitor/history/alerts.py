@@ -27,13 +27,13 @@ from monitor.history.models import (
 )
 from monitor.history.store import HistoryStore
 from monitor.records import (
+    COMPLETED,
     AlertState,
     AlertStatus,
     FigureRun,
     LabelKey,
     Notification,
     OutboxItem,
-    RunStatus,
     Severity,
 )
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 PENDING, DELIVERED, DROPPED = "pending", "delivered", "dropped"
 DELIVERED_RETENTION = timedelta(days=30)
 """Delivered and dropped outbox rows older than this are deleted."""
-_COMPLETED = (RunStatus.OK, RunStatus.FINDINGS)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,7 +72,7 @@ class AlertStore:
                 job = session.scalar(
                     select(RunRow.job)
                     .join(MetricRow, MetricRow.run_id == RunRow.id)
-                    .where(MetricRow.name == metric, RunRow.status.in_(_COMPLETED))
+                    .where(MetricRow.name == metric, RunRow.status.in_(COMPLETED))
                     .order_by(RunRow.started_at.desc(), RunRow.id.desc())
                     .limit(1)
                 )
@@ -81,7 +80,7 @@ class AlertStore:
                     return []
             rows = session.execute(
                 select(RunRow.id, RunRow.started_at)
-                .where(RunRow.job == job, RunRow.status.in_(_COMPLETED))
+                .where(RunRow.job == job, RunRow.status.in_(COMPLETED))
                 .order_by(RunRow.started_at.desc(), RunRow.id.desc())
                 .limit(runs)
             ).all()

@@ -11,9 +11,7 @@ from sqlalchemy import select
 
 from monitor.history.models import MetricRow, RunRow
 from monitor.history.store import HistoryStore, _record
-from monitor.records import RunRecord, RunStatus
-
-_DONE = (RunStatus.OK, RunStatus.FINDINGS)
+from monitor.records import COMPLETED, RunRecord
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,7 +45,7 @@ def points_since(history: HistoryStore, since: datetime) -> list[Point]:
             MetricRow.labels,
         )
         .join(MetricRow, MetricRow.run_id == RunRow.id)
-        .where(RunRow.started_at >= since, RunRow.status.in_(_DONE))
+        .where(RunRow.started_at >= since, RunRow.status.in_(COMPLETED))
         .order_by(RunRow.started_at, RunRow.id, MetricRow.id)
     )
     with history.session() as session:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.errors import HistoryError, UnknownSchemaError
 from monitor.history.models import FindingRow, MemoRow, MetricRow, RunRow, SourceStampRow
 from monitor.records import (
+    COMPLETED,
     Finding,
     Metric,
     RunRecord,
@@ -193,7 +194,7 @@ class HistoryStore:
         """The newest run of ``job`` that completed (healthy or with findings)."""
         query = (
             select(RunRow)
-            .where(RunRow.job == job, RunRow.status.in_([RunStatus.OK, RunStatus.FINDINGS]))
+            .where(RunRow.job == job, RunRow.status.in_(COMPLETED))
             .order_by(RunRow.started_at.desc(), RunRow.id.desc())
             .limit(1)
         )
