@@ -31,8 +31,11 @@ class SourceCatalog(Protocol):
         """
         ...
 
-    def read_text(self, document: SourceDocument) -> str:
+    def read_text(self, document: SourceDocument, *, markup: bool = False) -> str:
         """Return the document's text (decoded, markup stripped, not yet normalised).
+
+        With ``markup`` the text as stored, tags and all: ingesters that load HTML as plain
+        text (LangChain's TextLoader, say) embed that, and a chunk is compared with both.
 
         Raises `SourceFileError` when the file vanished or cannot be decoded since the scan.
         """

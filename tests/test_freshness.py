@@ -368,3 +368,39 @@ def test_audit_over_a_chroma_server(tmp_path, embedder, chroma_server):
     assert details["chunks"] == len(ids["a.md"]) + len(ids["b.md"])
     assert details["by_document"]["a.md"]["chunk_ids"] == {"orphaned": sorted(ids["a.md"])}
     assert "b.md" not in details["by_document"]
+
+
+def test_html_embedded_with_its_tags_is_matched_against_the_raw_page(tmp_path, embedder):
+    """LangChain's TextLoader embeds HTML as it is stored, tags and all."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    docs = tmp_path / "docs"
+    rows = "".join(
+        f"<li>Error E{i}: reset controller {i} and wait {i * 5} seconds.</li>\n"
+        for i in range(1, 30)
+    )
+    page = (
+        "<html><head><title>Errors</title></head><body><h1>Errors</h1>\n"
+        f"<ul>\n{rows}</ul>\n</body></html>\n"
+    )
+    write(docs, "errors.html", page)
+    config = make_config(tmp_path, tmp_path / "chroma", "html-raw", docs)
+    pieces = RecursiveCharacterTextSplitter(chunk_size=300, chunk_overlap=0).split_text(page)
+    collection = open_client(config.store, create=True).get_or_create_collection(
+        "html-raw", embedding_function=None
+    )
+    ids = [f"h{i}" for i in range(len(pieces))]
+    collection.add(
+        ids=ids,
+        documents=pieces,
+        metadatas=[{"source": "docs/errors.html"}] * len(pieces),
+        embeddings=[list(map(float, v)) for v in embedder.embed(pieces)],
+    )
+
+    assert "errors.html" not in audit_and_store(config).details["by_document"]
+
+    (docs / "errors.html").write_text(page.replace("wait 35 seconds", "wait 90 seconds"))
+    stale = audit_and_store(config).details["by_document"]["errors.html"]
+    (changed,) = [i for i, p in zip(ids, pieces, strict=True) if "wait 35 seconds" in p]
+    assert stale["chunk_ids"] == {"stale": [changed]}
+    assert stale["rules"]["numbers-changed"] == 1

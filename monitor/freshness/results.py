@@ -13,6 +13,8 @@ from monitor.freshness.states import ChunkClass, DocClass, DocumentState
 from monitor.records import Finding, Metric, RunResult, RunStatus, Severity
 
 SCHEMA = "ragmon.freshness/1"
+_STALE_RULES = ("numbers-changed", "text-gone")
+"""Text rules that make a chunk stale (``exact`` and ``fuzzy`` keep it fresh)."""
 
 _ACTIONS = {
     DocClass.STALE: "re-embed",
@@ -162,7 +164,7 @@ def _reason(state: DocumentState, mismatched: int | None) -> str:
     n = state.total
     match state.status:
         case DocClass.STALE:
-            rules = ", ".join(sorted(r for r in state.rules if r not in ("exact", "source-hash")))
+            rules = ", ".join(sorted(r for r in state.rules if r in _STALE_RULES))
             rule = "source hash changed" if state.rules.get("source-hash") else rules
             return f"{state.count(ChunkClass.STALE)} of {n} chunks stale ({rule})"
         case DocClass.PARTIALLY_INDEXED:

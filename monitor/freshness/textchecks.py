@@ -19,6 +19,9 @@ from monitor.ports import SourceCatalog, VectorStore
 from monitor.records import SourceDocument
 from monitor.text import normalise
 
+VERSION = 3
+"""Part of every remembered verdict's key: bump it when the way verdicts are made changes."""
+
 MemoGet = Callable[[Iterable[str]], Mapping[str, Any]]
 
 
@@ -54,7 +57,7 @@ class TextChecks:
         return out
 
     def key(self, *parts: object) -> str:
-        blob = "\x1f".join(map(str, (*parts, self._settings.fuzzy_threshold)))
+        blob = "\x1f".join(map(str, (VERSION, *parts, self._settings.fuzzy_threshold)))
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def remembered(self, keys: Iterable[str]) -> Mapping[str, Any]:
@@ -101,18 +104,34 @@ class TextChecks:
             state.coverage = verdict["coverage"]
 
     def _check(self, doc: SourceDocument, infos: list[ChunkInfo]) -> dict[str, Any]:
-        source = self.source_text(doc)
         texts = self.chunk_texts([i.id for i in infos])
+        threshold = self._settings.fuzzy_threshold
+        variants = [self.source_text(doc)]
+        if doc.path.suffix.lower() in (".html", ".htm"):
+            # Some ingesters embed the page as extracted text, others with its tags.
+            variants.append(normalise(self._catalog.read_text(doc, markup=True)))
+        # The rendering that most chunks were cut from decides (the first on a tie).
+        tried = [self._against(variant, infos, texts, threshold) for variant in variants]
+        best = max(tried, key=lambda t: t["present"])
+        return {"chunks": best["chunks"], "coverage": round(best["coverage"], 4)}
+
+    @staticmethod
+    def _against(
+        source: str, infos: list[ChunkInfo], texts: Mapping[str, str], threshold: float
+    ) -> dict[str, Any]:
+        """Every chunk's verdict against one rendering of the source, and its coverage."""
         verdicts: dict[str, tuple[bool, str]] = {}
         spans = []
         for info in infos:
-            found = match_text(
-                texts.get(info.id, ""), source, threshold=self._settings.fuzzy_threshold
-            )
+            found = match_text(texts.get(info.id, ""), source, threshold=threshold)
             verdicts[info.id] = (found.present, found.rule)
             if found.present and found.span:
                 spans.append(found.span)
-        return {"chunks": verdicts, "coverage": round(coverage(spans, len(source)), 4)}
+        return {
+            "chunks": verdicts,
+            "coverage": coverage(spans, len(source)),
+            "present": sum(1 for present, _ in verdicts.values() if present),
+        }
 
 
 def find_moves(

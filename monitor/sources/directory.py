@@ -86,8 +86,8 @@ class DirectoryCatalog:
                 modified_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
             )
 
-    def read_text(self, document: SourceDocument) -> str:
-        return self._decode(document.path, document.id)
+    def read_text(self, document: SourceDocument, *, markup: bool = False) -> str:
+        return self._decode(document.path, document.id, markup=markup)
 
     def _paths(self) -> Iterator[tuple[Path, str]]:
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
@@ -111,7 +111,7 @@ class DirectoryCatalog:
             return False
         return not (self._exclude is not None and self._exclude.match(rel))
 
-    def _decode(self, path: Path, rel: str) -> str:
+    def _decode(self, path: Path, rel: str, *, markup: bool = False) -> str:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -127,7 +127,7 @@ class DirectoryCatalog:
                 f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                 "convert it to UTF-8 or exclude it in sources.exclude",
             ) from None
-        if path.suffix.lower() in _HTML_SUFFIXES:
+        if path.suffix.lower() in _HTML_SUFFIXES and not markup:
             return html_to_text(text)
         return text
 
