@@ -6,8 +6,8 @@ share of stale (5%), orphaned (2%) and never-indexed (2%) documents. Then times 
 paged `collection.get` scan, and two audit runs on one history database: the first hashes
 every source, the second must read none. Each phase runs in its own child process, so each
 gets its own peak RSS. Checks the audit's counts against the planted ones exactly.
-Targets: audit run 1 <= 1.5x the scan's wall time; peak RSS < 1024 MB; RSS flat in N
-(large size <= 1.25x small size, with --also); run 2 reads no source file. Wall times
+Targets: audit run 1 <= 1.5x the scan's wall time at the full size; peak RSS < 1024 MB;
+RSS flat in N (large size <= 1.25x small size, with --also); run 2 reads no source file. Wall times
 are the median of --repeat runs of each phase.
 
     python bench/freshness.py [--chunks 200000] [--docs 20000] [--also 50000] [--seed 7]
@@ -282,6 +282,9 @@ def phase_audit(root: Path, history_dir: Path) -> dict[str, Any]:
         from jobs.freshness import run_freshness
     except ImportError as exc:
         return {"error": f"cannot import run_freshness from jobs.freshness ({exc})"}
+    # Imported before the clock starts, as phase_scan imports chromadb before its clock.
+    import chromadb  # noqa: F401
+
     from monitor.config import config_from_dict
     from monitor.history import HistoryStore
 
@@ -476,7 +479,10 @@ def report(results: list[dict[str, Any]]) -> bool:
         a1, a2 = r.get("audit1", {}), r.get("audit2", {})
         if "wall" in a1 and "wall" in scan:
             ratio = a1["wall"] / scan["wall"]
-            targets.append((f"{n}: audit run 1 wall <= 1.5x scan ({ratio:.2f}x)", ratio <= 1.5))
+            if r is results[-1]:  # the issue sets the time target at the full size only
+                targets.append((f"{n}: audit run 1 wall <= 1.5x scan ({ratio:.2f}x)", ratio <= 1.5))
+            else:
+                notes.append(f"  info  {n}: audit run 1 wall {ratio:.2f}x the scan (fixed costs)")
         else:
             targets.append((f"{n}: audit run 1 wall <= 1.5x scan (no measurement)", False))
         peak = max((m.get("rss_mb", 0.0) for m in (a1, a2)), default=0.0)

@@ -89,7 +89,11 @@ class MetadataMapping:
         """Read where ``chunk`` came from; ``source`` is None when no key names it."""
         meta = chunk.metadata or {}
         keys = self.keys_for(meta)
-        source = next((str(meta[k]) for k in keys.source if meta.get(k) not in (None, "")), None)
+        source = None
+        for key in keys.source:
+            source = _str(meta, key)
+            if source is not None:
+                break
         return Provenance(
             source=source,
             source_sha256=_str(meta, keys.source_sha256),
@@ -150,16 +154,21 @@ def propose_mapping(chunks: Iterable[Chunk]) -> MappingProposal:
 
 
 def _str(meta: Mapping[str, Any], key: str | None) -> str | None:
-    if key is None or meta.get(key) in (None, ""):
+    if key is None:
         return None
-    return str(meta[key])
+    value = meta.get(key)
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 def _int(meta: Mapping[str, Any], key: str | None) -> int | None:
-    value = _str(meta, key)
+    value = meta.get(key) if key is not None else None
+    if value is None or isinstance(value, int):
+        return value
     try:
-        return int(value) if value is not None else None
-    except ValueError:
+        return int(value)
+    except (TypeError, ValueError):
         return None
 
 

@@ -19,10 +19,11 @@ import heapq
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.conflicts import Conflict, find_conflicts
@@ -32,7 +33,7 @@ from monitor.freshness.textchecks import MemoGet, TextChecks, find_moves
 from monitor.freshness.vectors import VectorCheck, check_vectors
 from monitor.ports import Embedder, SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
-from monitor.records import Chunk, Provenance, SourceDocument, SourceProblem, SourceStamp
+from monitor.records import Chunk, SourceDocument, SourceProblem, SourceStamp
 from monitor.text import sha256_text
 
 log = logging.getLogger(__name__)
@@ -118,19 +119,27 @@ def audit(
     now = now or datetime.now(UTC)
     result = FreshnessAudit(collection=store.name, location=store.location, audited_at=now)
     reads_before = catalog.reads
-    docs = {d.id: d for d in catalog.documents(known)}
+    scan = _Scan(mapping, settings, result, rotation, now)
+    # Hashing the sources (file reads and C code) overlaps with streaming the store; the
+    # chunks that arrive before it is done wait in a small buffer.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragmon-catalog") as pool:
+        hashing = pool.submit(lambda: {d.id: d for d in catalog.documents(known)})
+        for page in store.pages(include_text=True):
+            if scan.docs is None and hashing.done():
+                scan.start(hashing.result(), root, rewrites)
+            scan.page(page)
+            if progress is not None:
+                progress(len(page))
+        if scan.docs is None:
+            scan.start(hashing.result(), root, rewrites)
+    docs, resolver = scan.docs, scan.resolver
+    assert docs is not None and resolver is not None
     result.source_problems = list(catalog.problems)
     result.catalog_documents = len(docs)
     result.newest_source_change = max((d.modified_at for d in docs.values()), default=None)
     result.stamps = {
         d.id: SourceStamp(size=d.size, mtime_ns=d.mtime_ns, sha256=d.sha256) for d in docs.values()
     }
-    resolver = SourceResolver(docs.keys(), root, rewrites)
-    scan = _Scan(docs, resolver, mapping, settings, result, rotation, now)
-    for page in store.pages(include_text=True):
-        scan.page(page)
-        if progress is not None:
-            progress(len(page))
     pending = scan.pending
 
     for source, infos in pending.items():
@@ -168,32 +177,58 @@ def audit(
     return result
 
 
+class _Seen(NamedTuple):
+    """What the scan keeps of a chunk until it can be placed (compact on purpose)."""
+
+    id: str
+    source: str
+    source_sha256: str | None
+    text_sha256: str | None
+    embedded_at: datetime | None
+    chunk_index: int | None
+    has_text: bool
+
+
 class _Scan:
     """One pass over the collection.
 
     A chunk whose stored source hash can be compared with its current document is judged
     on the spot and, when fresh, only counted; every other chunk is kept as a small
     `ChunkInfo` for the checks that need text. So memory grows with the chunks that need
-    attention, not with the collection.
+    attention, not with the collection. Chunks read before the catalog is known wait in
+    `early` until `start`.
     """
 
     def __init__(
         self,
-        docs: Mapping[str, SourceDocument],
-        resolver: SourceResolver,
         mapping: MetadataMapping,
         settings: FreshnessConfig,
         result: FreshnessAudit,
         rotation: int,
         now: datetime,
     ):
-        self.docs, self.resolver, self.mapping, self.result = docs, resolver, mapping, result
-        self.now = now
+        self.mapping, self.result, self.now = mapping, result, now
+        self.docs: Mapping[str, SourceDocument] | None = None
+        self.resolver: SourceResolver | None = None
+        self.early: list[_Seen] = []
         self.pending: dict[str, list[ChunkInfo]] = defaultdict(list)
         # Chunks of one document repeat its hash and timestamp: keep one object of each.
         self.shared: dict[Any, Any] = {}
         self.vector_sample = _Sample(settings.embedding_sample, "vectors")
         self.conflict_sample = _Sample(settings.duplicates_sample, f"conflicts-{rotation}")
+
+    def start(
+        self,
+        docs: Mapping[str, SourceDocument],
+        root: Path,
+        rewrites: Sequence[PathRewrite],
+    ) -> None:
+        """The catalog is known: place the chunks that were waiting for it."""
+        self.docs = docs
+        self.resolver = SourceResolver(docs.keys(), root, rewrites)
+        for seen in self.early:
+            self._place(seen)
+        self.early = []
 
     def page(self, chunks: Sequence[Chunk]) -> None:
         result = self.result
@@ -209,43 +244,62 @@ class _Scan:
             if prov.source is None:
                 result.untraceable.append(chunk.id)
                 continue
-            source = self.resolver.resolve(prov.source)
-            state = result.documents.get(source)
-            if state is None:
-                state = result.documents[source] = DocumentState(id=source)
-            state.embedded(prov.embedded_at)
-            doc = self.docs.get(source)
-            if doc is not None and prov.source_sha256 is not None:
-                self._judge_by_hash(state, doc, chunk.id, prov)
+            has_text = bool(chunk.text)
+            # Hashed only where no stored source hash can decide the verdict.
+            text_sha = (
+                sha256_text(chunk.text or "") if has_text and prov.source_sha256 is None else None
+            )
+            seen = _Seen(
+                id=chunk.id,
+                source=_one(self.shared, prov.source),
+                source_sha256=_one(self.shared, prov.source_sha256),
+                text_sha256=text_sha,
+                embedded_at=_one(self.shared, prov.embedded_at),
+                chunk_index=prov.chunk_index,
+                has_text=has_text,
+            )
+            if self.docs is None:
+                self.early.append(seen)
             else:
-                has_text = bool(chunk.text)
-                self.pending[source].append(
-                    ChunkInfo(
-                        id=chunk.id,
-                        source_sha256=_one(self.shared, prov.source_sha256),
-                        text_sha256=sha256_text(chunk.text or "") if has_text else None,
-                        embedded_at=_one(self.shared, prov.embedded_at),
-                        chunk_index=prov.chunk_index,
-                    )
-                )
-            if chunk.text:
-                digest = id_hash(chunk.id)
-                self.vector_sample.offer(chunk.id, digest, source)
-                self.conflict_sample.offer(chunk.id, digest, source)
+                self._place(seen)
 
-    def _judge_by_hash(
-        self, state: DocumentState, doc: SourceDocument, chunk_id: str, prov: Provenance
-    ) -> None:
+    def _place(self, seen: _Seen) -> None:
+        assert self.docs is not None and self.resolver is not None
+        chunk_id = seen.id
+        source = self.resolver.resolve(seen.source)
+        state = self.result.documents.get(source)
+        if state is None:
+            state = self.result.documents[source] = DocumentState(id=source)
+        state.embedded(seen.embedded_at)
+        doc = self.docs.get(source)
+        if doc is not None and seen.source_sha256 is not None:
+            self._judge_by_hash(state, doc, seen)
+        else:
+            self.pending[source].append(
+                ChunkInfo(
+                    id=chunk_id,
+                    source_sha256=seen.source_sha256,
+                    text_sha256=seen.text_sha256,
+                    embedded_at=seen.embedded_at,
+                    chunk_index=seen.chunk_index,
+                )
+            )
+        if seen.has_text:
+            digest = id_hash(chunk_id)
+            self.vector_sample.offer(chunk_id, digest, source)
+            self.conflict_sample.offer(chunk_id, digest, source)
+
+    def _judge_by_hash(self, state: DocumentState, doc: SourceDocument, seen: _Seen) -> None:
         state.modified_at = doc.modified_at
         state.hashed += 1
-        if prov.source_sha256 == doc.sha256:
-            state.add(ChunkClass.FRESH, chunk_id, "source-hash")
-            if prov.chunk_index is not None:
+        if seen.source_sha256 == doc.sha256:
+            state.add(ChunkClass.FRESH, seen.id, "source-hash")
+            if seen.chunk_index is not None:
                 state.fresh_indexes += 1
-                state.max_index = max(state.max_index, prov.chunk_index)
+                state.max_index = max(state.max_index, seen.chunk_index)
         else:
-            state.add(ChunkClass.STALE, chunk_id, "source-hash")
-            state.stale_ages.append(stale_age(doc, prov.embedded_at, self.now))
+            state.add(ChunkClass.STALE, seen.id, "source-hash")
+            state.stale_ages.append(stale_age(doc, seen.embedded_at, self.now))
 
 
 def _one(pool: dict[Any, Any], value: _T) -> _T:

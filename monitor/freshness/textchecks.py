@@ -7,6 +7,7 @@ sources and chunks reads no source file.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -148,15 +149,18 @@ def find_moves(
     unindexed = sorted(k for k, s in states.items() if s.status is DocClass.MISSING)
     by_sha = {docs[k].sha256: k for k in unindexed}
     orphans = [k for k, s in states.items() if s.status is DocClass.ORPHANED]
+    moves: dict[str, dict[str, str]] = {}
+    unmatched: dict[str, list[ChunkInfo]] = {}
     for source in orphans:
-        state, infos = states[source], groups[source]
-        targets: dict[str, str] = {}
-        for info in infos:
-            if info.source_sha256 in by_sha:
-                targets[info.id] = by_sha[info.source_sha256]
-        rest = [i for i in infos if i.id not in targets]
+        infos = groups[source]
+        moves[source] = {i.id: by_sha[i.source_sha256] for i in infos if i.source_sha256 in by_sha}
+        rest = [i for i in infos if i.id not in moves[source]]
         if rest and unindexed:
-            targets.update(_text_moves(source, rest, unindexed, docs, checker))
+            unmatched[source] = rest
+    for source, found in _text_moves(unmatched, unindexed, docs, checker).items():
+        moves[source].update(found)
+    for source in orphans:
+        state, infos, targets = states[source], groups[source], moves[source]
         if not targets:
             continue
         state.chunks = {}
@@ -179,27 +183,30 @@ def find_moves(
 class _Anchors:
     """Finds which of many documents contains a text verbatim, without scanning them all.
 
-    Every window of `WIDTH` characters that starts a word in a document is indexed; a text
-    is looked up by the window that starts its second word (its first may be cut), and the
-    few documents found are confirmed with a plain substring test.
+    Every `STRIDE`-th word start of each document is indexed by the hash of the `WIDTH`
+    characters from there. A text of enough words starts, after its first word (which may
+    be cut), `STRIDE` consecutive words of which one is indexed wherever the text occurs;
+    the few documents those hashes name are confirmed with a plain substring test. Memory
+    is a dict entry per `STRIDE` words of the candidates.
     """
 
     WIDTH = 40
+    STRIDE = 8
 
     def __init__(self, texts: Mapping[str, str]):
         self._texts = texts
-        self._index: dict[str, set[str]] = defaultdict(set)
+        self._index: dict[int, set[str]] = defaultdict(set)
         for doc_id, text in texts.items():
-            for start in _word_starts(text):
+            for n, start in enumerate(_word_starts(text)):
                 window = text[start : start + self.WIDTH]
-                if len(window) == self.WIDTH:
-                    self._index[window].add(doc_id)
+                if n % self.STRIDE == 0 and len(window) == self.WIDTH:
+                    self._index[hash(window)].add(doc_id)
 
     def find(self, text: str) -> str | None:
-        space = text.find(" ")
-        window = text[space + 1 : space + 1 + self.WIDTH] if space >= 0 else ""
-        if len(window) == self.WIDTH:
-            candidates = sorted(self._index.get(window, ()))
+        starts = list(itertools.islice(_word_starts(text), 1, 1 + self.STRIDE))
+        windows = [text[s : s + self.WIDTH] for s in starts]
+        if len(windows) == self.STRIDE and all(len(w) == self.WIDTH for w in windows):
+            candidates = sorted({d for w in windows for d in self._index.get(hash(w), ())})
         else:
             candidates = sorted(self._texts)  # too short to index: check each
         return next((c for c in candidates if text in self._texts[c]), None)
@@ -215,29 +222,43 @@ def _word_starts(text: str) -> Iterable[int]:
 
 
 def _text_moves(
-    source: str,
-    infos: list[ChunkInfo],
+    orphans: Mapping[str, list[ChunkInfo]],
     candidates: list[str],
     docs: Mapping[str, SourceDocument],
     checker: TextChecks,
-) -> dict[str, str]:
-    """Which orphaned chunks' text occurs in which unindexed document (remembered)."""
-    key = checker.key(
-        "moved",
-        source,
-        *sorted(f"{i.id}:{i.text_sha256 or i.source_sha256}" for i in infos),
-        *(f"{c}:{docs[c].sha256}" for c in candidates),
-    )
-    found = checker.remembered([key]).get(key)
-    if found is None:
-        texts = checker.chunk_texts([i.id for i in infos])
-        anchors = checker.anchors(candidates, docs)
-        found = {}
-        for info in infos:
-            text = texts.get(info.id)
-            if text:
-                target = anchors.find(text)
+) -> dict[str, dict[str, str]]:
+    """Per orphaned source, which of its chunks' text occurs in which unindexed document.
+
+    Remembered per source; what is not remembered is checked with one batched fetch of
+    the chunks' text and one index over the candidates' text.
+    """
+    if not orphans:
+        return {}
+    candidate_part = [f"{c}:{docs[c].sha256}" for c in candidates]
+    keys = {
+        source: checker.key(
+            "moved",
+            source,
+            *sorted(f"{i.id}:{i.text_sha256 or i.source_sha256}" for i in infos),
+            *candidate_part,
+        )
+        for source, infos in orphans.items()
+    }
+    stored = checker.remembered(keys.values())
+    misses = [source for source in orphans if keys[source] not in stored]
+    texts = checker.chunk_texts([i.id for s in misses for i in orphans[s]]) if misses else {}
+    out: dict[str, dict[str, str]] = {}
+    for source, infos in orphans.items():
+        if keys[source] in stored:
+            found = dict(stored[keys[source]])
+        else:
+            anchors = checker.anchors(candidates, docs)
+            found = {}
+            for info in infos:
+                text = texts.get(info.id)
+                target = anchors.find(text) if text else None
                 if target is not None:
                     found[info.id] = target
-    checker.remember(key, found)
-    return dict(found)
+        checker.remember(keys[source], found)
+        out[source] = found
+    return out
