@@ -11,12 +11,16 @@ RSS flat in N (large size <= 1.25x small size, with --also); run 2 reads no sour
 are the median of --repeat runs of each phase.
 
     python bench/freshness.py [--chunks 200000] [--docs 20000] [--also 50000] [--seed 7]
-                              [--repeat 3]
+                              [--repeat 3] [--server]
+
+--server reaches the store through `chroma run` (HTTP), so the store's own memory (an
+embedded chromadb loads the whole segment into the reader) is the server's, not ours.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -27,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,8 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+SERVER_ENV = "RAGMON_BENCH_CHROMA_SERVER"
+"""host:port of a `chroma run` server the phases use instead of the embedded store."""
 sys.path.insert(0, str(REPO))
 
 from monitor.text import sha256_text  # noqa: E402
@@ -262,9 +270,16 @@ def phase_scan(root: Path) -> dict[str, Any]:
     from chromadb.config import Settings
 
     start = time.perf_counter()
-    client = chromadb.PersistentClient(
-        path=str(root / "chroma"), settings=Settings(anonymized_telemetry=False)
-    )
+    server = os.environ.get(SERVER_ENV)
+    if server:
+        host, port = server.rsplit(":", 1)
+        client = chromadb.HttpClient(
+            host=host, port=int(port), settings=Settings(anonymized_telemetry=False)
+        )
+    else:
+        client = chromadb.PersistentClient(
+            path=str(root / "chroma"), settings=Settings(anonymized_telemetry=False)
+        )
     collection = client.get_collection("bench", embedding_function=None)
     seen, offset = 0, 0
     while True:
@@ -275,6 +290,14 @@ def phase_scan(root: Path) -> dict[str, Any]:
         if got < PAGE:
             break
     return {"wall": time.perf_counter() - start, "chunks": seen}
+
+
+def _store_config(root: Path) -> dict[str, Any]:
+    server = os.environ.get(SERVER_ENV)
+    if server:
+        host, port = server.rsplit(":", 1)
+        return {"host": host, "port": int(port), "collection": "bench"}
+    return {"path": str(root / "chroma"), "collection": "bench"}
 
 
 def phase_audit(root: Path, history_dir: Path) -> dict[str, Any]:
@@ -290,7 +313,7 @@ def phase_audit(root: Path, history_dir: Path) -> dict[str, Any]:
 
     config = config_from_dict(
         {
-            "store": {"path": str(root / "chroma"), "collection": "bench"},
+            "store": _store_config(root),
             "sources": {"root": str(root / "docs")},
             "freshness": {"embedding_sample": 0},
         },
@@ -373,11 +396,49 @@ def warm(root: Path) -> None:
     log(f"[bench] page cache warmed: {total / 2**20:.0f} MB in {time.perf_counter() - start:.1f} s")
 
 
-def measure(chunks: int, docs: int, seed: int, repeat: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def chroma_server(root: Path) -> Iterator[None]:
+    """`chroma run` on the cached store, for the children to reach through HTTP."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chroma = str(Path(sys.executable).parent / "chroma")
+    process = subprocess.Popen(
+        [chroma, "run", "--path", str(root / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("chroma run did not start") from None
+                time.sleep(0.2)
+        os.environ[SERVER_ENV] = f"127.0.0.1:{port}"
+        log(f"[bench] chroma server on port {port}: the store's memory is the server's")
+        yield
+    finally:
+        os.environ.pop(SERVER_ENV, None)
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def measure(chunks: int, docs: int, seed: int, repeat: int, server: bool) -> dict[str, Any]:
     """Each phase ``repeat`` times: median wall time, highest peak RSS."""
     manifest = ensure_corpus(chunks, docs, seed)
     root = corpus_dir(chunks, docs, seed)
     warm(root)
+    with chroma_server(root) if server else contextlib.nullcontext():
+        return _measure(manifest, root, chunks, repeat)
+
+
+def _measure(manifest: dict[str, Any], root: Path, chunks: int, repeat: int) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"scan": [], "audit1": [], "audit2": []}
     for rep in range(1, repeat + 1):
         log(f"[bench] {chunks} chunks, repetition {rep}/{repeat}: reference scan")
@@ -524,6 +585,11 @@ def main() -> None:
     parser.add_argument("--also", type=int, default=0, help="a second, smaller chunk count")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each phase (median)")
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="reach the store through `chroma run` (HTTP) instead of embedded",
+    )
     parser.add_argument("--phase", choices=["scan", "audit"], help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--history", help=argparse.SUPPRESS)
@@ -534,7 +600,7 @@ def main() -> None:
     sizes = {args.chunks: args.docs}
     if args.also:
         sizes[args.also] = max(1, round(args.also * args.docs / args.chunks))
-    results = [measure(n, sizes[n], args.seed, args.repeat) for n in sorted(sizes)]
+    results = [measure(n, sizes[n], args.seed, args.repeat, args.server) for n in sorted(sizes)]
     for r in results:
         m = r["manifest"]
         seconds = m["generation_seconds"]
