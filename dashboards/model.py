@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,12 +65,6 @@ class ReportData:
             for p in self.points
             if p.name == name and all(p.labels.get(k) == v for k, v in labels.items())
         ]
-
-    def by_job(self) -> Mapping[str, list[Point]]:
-        grouped: dict[str, list[Point]] = defaultdict(list)
-        for p in self.points:
-            grouped[p.job].append(p)
-        return grouped
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
