@@ -70,7 +70,7 @@ def exposition(points: Sequence[Point], health: Sequence[JobHealth] = ()) -> byt
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(points, health))  # type: ignore[arg-type]
+    registry.register(_Collector(points, health))
     return bytes(generate_latest(registry))
 
 
@@ -79,6 +79,6 @@ def write_textfile(path: Path, points: Sequence[Point], health: Sequence[JobHeal
     from prometheus_client import CollectorRegistry, write_to_textfile
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(points, health))  # type: ignore[arg-type]
+    registry.register(_Collector(points, health))
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)

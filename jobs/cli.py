@@ -186,7 +186,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
       0 * * * *  ragmon --quiet run freshness
     """
     from jobs import registry
-    from jobs.runner import execute
+    from jobs.runner import execute, standard_hooks
     from jobs.ui import render_outcome
     from monitor.errors import JobLockedError
     from monitor.records import RunStatus
@@ -198,12 +198,11 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
     worst = EXIT_OK
     skipped = False
     for name in registry.ordered(wanted):
-        settings_for_job = config.jobs.get(name)
-        if names == ("all",) and settings_for_job is not None and not settings_for_job.enabled:
+        if names == ("all",) and not registry.is_enabled(jobs[name], config):
             continue
         try:
             with sigterm_as_interrupt():
-                outcome = execute(jobs[name], config, history, full=full)
+                outcome = execute(jobs[name], config, history, full=full, hooks=standard_hooks())
         except JobLockedError as exc:
             skipped = True
             click.echo(str(exc), err=True)
@@ -224,6 +223,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
 
 
 def outcome_json(outcome: Any) -> dict[str, Any]:
+    """``--json``: the run, its gate rules (``thresholds``) and the job's typed result."""
     result = outcome.result
     return {
         "job": outcome.job,
@@ -231,6 +231,17 @@ def outcome_json(outcome: Any) -> dict[str, Any]:
         "status": str(outcome.status),
         "error": outcome.error,
         "summary": result.summary if result else None,
+        "thresholds": [
+            {
+                "rule": gate.rule,
+                "labels": dict(gate.labels),
+                "value": gate.value,
+                "op": gate.op,
+                "threshold": gate.threshold,
+                "crossed": gate.firing,
+            }
+            for gate in (result.gates if result else ())
+        ],
         "result": dict(result.details) if result else None,
     }
 
@@ -258,11 +269,12 @@ def fix_queue(settings: Settings, fmt: str) -> None:
     """
     from jobs.setup import last_details
     from jobs.ui import render_fix_queue
+    from monitor.freshness.results import FreshnessResult
 
     details = last_details(settings.history(), "freshness")
     if details is None:
         raise CliError("No completed freshness run yet. Run: ragmon run freshness", EXIT_USAGE)
-    render_fix_queue(details.get("fix_queue", []), fmt)
+    render_fix_queue(FreshnessResult.from_json(details).fix_queue, fmt)
 
 
 @cli.command()

@@ -64,6 +64,7 @@ def report(
             files.index.parent, lambda: prometheus_text(config, history), port=port
         )
         host, bound = server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         click.echo(
             f"Serving http://{host}:{bound}/ (read-only; /metrics for Prometheus). Ctrl-C stops."
         )

@@ -113,11 +113,11 @@ path = ".ragmon/alerts.jsonl"
 def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
     from jobs import registry
-    from jobs.runner import execute
+    from jobs.runner import execute, standard_hooks
     from jobs.setup import last_details, render_config, run_index
     from jobs.status import job_statuses
     from jobs.ui import render_fix_queue, render_outcome, render_status
-    from monitor.config import load_config
+    from monitor.freshness.results import FreshnessResult
     from monitor.history import HistoryStore
     from monitor.ingest import plan_index
     from monitor.sources.directory import DirectoryCatalog
@@ -141,7 +141,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         + DEMO_ALERTS,
         encoding="utf-8",
     )
-    config = load_config(config_path)
+    config = registry.load_config(config_path)
     out.rule("1. Index the sample corpus")
     run_index(config, None, dry_run=False, quiet=quiet)
 
@@ -164,7 +164,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     if jobs:
         out.rule("4. Run every job (ragmon run all)")
     for name in jobs:
-        outcome = execute(jobs[name], config, history)
+        outcome = execute(jobs[name], config, history, hooks=standard_hooks())
         render_outcome(outcome, quiet=quiet)
         worst = max(worst, 3 if outcome.error else int(outcome.status == "findings"))
     out.rule("ragmon status")
@@ -172,7 +172,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     details = last_details(history, "freshness")
     if details is not None and not quiet:
         out.rule("ragmon fix-queue")
-        render_fix_queue(details["fix_queue"], "table")
+        render_fix_queue(FreshnessResult.from_json(details).fix_queue, "table")
     report = config.report.out_dir / "index.html"
     if report.is_file():
         out.print(f"\nHTML report: {report.resolve()}")

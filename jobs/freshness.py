@@ -10,14 +10,70 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from jobs.registry import register
+from monitor.alerts.builtin import BuiltinRule
 from monitor.config import Config, StoreConfig
 from monitor.history import HistoryStore
-from monitor.records import RunResult
+from monitor.records import RunResult, Severity
 
 log = logging.getLogger(__name__)
 
 
-@register("freshness", schedule="0 * * * *")
+RULES = (
+    BuiltinRule(
+        name="stale-share",
+        metric="stale_share",
+        threshold=0.05,
+        gate=True,
+        threshold_key="freshness.max_stale_share",
+        finding_kinds=("stale", "partially_indexed"),
+        description="Chunks whose source document changed after they were embedded. "
+        "Re-embed them (ragmon fix-queue lists which).",
+    ),
+    BuiltinRule(
+        name="orphans",
+        metric="orphaned_chunks",
+        threshold=0,
+        gate=True,
+        threshold_key="freshness.max_orphaned",
+        finding_kinds=("orphaned", "moved"),
+        description="Chunks whose source document was deleted (or moved) can still be "
+        "retrieved. Delete them from the store, or re-point the moved ones.",
+    ),
+    BuiltinRule(
+        name="missing-documents",
+        metric="documents",
+        labels={"class": "missing"},
+        threshold=None,
+        gate=True,
+        threshold_key="freshness.max_missing",
+        finding_kinds=("missing",),
+        description="Source documents that were never indexed cannot be retrieved.",
+    ),
+    BuiltinRule(
+        name="model-mismatch",
+        metric="model_mismatch",
+        op=">=",
+        threshold=1,
+        severity=Severity.CRITICAL,
+        gate=True,
+        gate_key="freshness.fail_on_model_mismatch",
+        finding_kinds=("model_mismatch", "mixed_models"),
+        description="The stored vectors were not made by the configured embedding model: "
+        "queries and chunks live in different spaces.",
+    ),
+    BuiltinRule(
+        name="staleness-age",
+        metric="staleness_age_seconds",
+        labels={"stat": "p95"},
+        threshold=7 * 86400,
+        finding_kinds=("stale",),
+        description="Stale chunks have been behind their sources for more than a week.",
+    ),
+)
+"""The freshness signal's built-in alert rules; the gates set `ragmon run`'s exit code."""
+
+
+@register("freshness", schedule="0 * * * *", signal=True, rules=RULES)
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Check every chunk against its current source: stale, orphaned, moved, missing."""
     return run_freshness(config, history, full=full)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from jobs.runner import Outcome
     from jobs.status import JobStatus
+    from monitor.freshness.results import FixItem
 
 _STYLE = {
     "ok": "green",
@@ -118,28 +119,24 @@ def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-FIX_QUEUE_COLUMNS = ("document", "action", "chunks", "age_days", "retrievals", "target", "reason")
-
-
-def render_fix_queue(items: Sequence[dict[str, Any]], fmt: str) -> None:
+def render_fix_queue(items: Sequence[FixItem], fmt: str) -> None:
     """The fix queue as a table, JSON, or CSV on stdout."""
-    import csv
     import json
     import sys
 
+    from monitor.freshness.results import FIX_QUEUE_COLUMNS, fix_queue_rows, write_fix_queue_csv
+
     if fmt == "json":
-        sys.stdout.write(json.dumps(list(items), indent=2) + "\n")
+        sys.stdout.write(json.dumps(fix_queue_rows(items), indent=2) + "\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=FIX_QUEUE_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(items)
+        write_fix_queue_csv(sys.stdout, items)
         return
     from rich.table import Table
 
     table = Table(title=f"fix queue ({len(items)} documents)", title_justify="left")
     for column in FIX_QUEUE_COLUMNS:
         table.add_column(column)
-    for item in items:
-        table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in FIX_QUEUE_COLUMNS))
+    for row in fix_queue_rows(items):
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in FIX_QUEUE_COLUMNS))
     console().print(table)

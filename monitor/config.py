@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
 
@@ -116,14 +118,17 @@ class ChunkingConfig(_Section):
 class FreshnessConfig(_Section):
     """Thresholds and sampling of the freshness audit."""
 
-    max_stale_share: float = Field(default=0.05, ge=0, le=1)
-    """Exit 1 when more than this share of chunks is stale."""
-    max_orphaned: int = Field(default=0, ge=0)
-    """Exit 1 when more chunks than this are orphaned (source deleted)."""
+    # The four keys below are aliases of the freshness job's built-in alert rules (see
+    # `jobs.freshness.RULES`): set, they become the rule's threshold or gate, so the exit
+    # code and the alert never disagree. Their defaults live with the rules.
+    max_stale_share: float | None = Field(default=None, ge=0, le=1)
+    """Alias of rule ``stale-share``'s threshold (default 0.05)."""
+    max_orphaned: int | None = Field(default=None, ge=0)
+    """Alias of rule ``orphans``'s threshold: orphaned and moved chunks (default 0)."""
     max_missing: int | None = Field(default=None, ge=0)
-    """Exit 1 when more documents than this were never indexed (unset: no threshold)."""
-    fail_on_model_mismatch: bool = True
-    """Exit 1 when the collection's vectors do not come from the configured model."""
+    """Alias of rule ``missing-documents``'s threshold (off unless set)."""
+    fail_on_model_mismatch: bool | None = None
+    """Alias of whether rule ``model-mismatch`` is a gate (default true)."""
     fuzzy_threshold: float = Field(default=95.0, ge=50, le=100)
     """rapidfuzz partial-ratio (0-100) at which a chunk counts as still present."""
     min_coverage: float = Field(default=0.9, ge=0, le=1)
@@ -188,7 +193,9 @@ class Config(_Section):
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
-    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    # Validated from an empty table when absent, so the built-in rules (which come in
+    # through the validation context) are merged in either way.
+    alerts: AlertsSettings = Field(default_factory=dict, validate_default=True)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""
@@ -201,8 +208,16 @@ class Config(_Section):
         return f"sqlite:///{self.base_dir / '.ragmon' / 'history.db'}"
 
 
-def load_config(path: Path | str) -> Config:
-    """Read and validate a config file. Raises `ConfigError` naming the key at fault."""
+BuiltinRuleSource = Callable[[Mapping[str, Any]], BuiltinRules]
+"""Given the raw config, the built-in alert rules of the registered jobs (`jobs.registry`)."""
+
+
+def load_config(path: Path | str, *, builtin_rules: BuiltinRuleSource | None = None) -> Config:
+    """Read and validate a config file. Raises `ConfigError` naming the key at fault.
+
+    ``builtin_rules`` supplies the jobs' built-in alert rules; without it the config holds
+    only the rules it declares (`jobs.registry.load_config` passes the registered ones).
+    """
     path = Path(path)
     try:
         raw_text = path.read_text(encoding="utf-8")
@@ -218,16 +233,26 @@ def load_config(path: Path | str) -> Config:
         found = re.search(r"at line (\d+)", str(exc))
         line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
         raise ConfigError(path, None, f"is not valid TOML: {exc}", line=line) from None
-    return config_from_dict(data, base_dir=path.resolve().parent, file=path, text=raw_text)
+    return config_from_dict(
+        data, base_dir=path.resolve().parent, file=path, text=raw_text, builtin_rules=builtin_rules
+    )
 
 
 def config_from_dict(
-    data: dict[str, Any], *, base_dir: Path, file: Path | None = None, text: str = ""
+    data: dict[str, Any],
+    *,
+    base_dir: Path,
+    file: Path | None = None,
+    text: str = "",
+    builtin_rules: BuiltinRuleSource | None = None,
 ) -> Config:
     """Validate a parsed config; relative paths are taken from ``base_dir``."""
     label = str(file) if file else "config"
+    context = {"builtin_rules": builtin_rules(data) if builtin_rules else None}
     try:
-        config = Config.model_validate({**data, "base_dir": base_dir, "file": file})
+        config = Config.model_validate(
+            {**data, "base_dir": base_dir, "file": file}, context=context
+        )
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(str(p) for p in error["loc"])

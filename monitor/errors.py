@@ -80,6 +80,19 @@ class UnknownSchemaError(HistoryError):
         )
 
 
+class ResultSchemaError(MonitorError):
+    """A stored result is not of the schema its reader expects (written by another ragmon)."""
+
+    def __init__(self, expected: str, found: object, problem: str | None = None):
+        self.expected = expected
+        self.found = found
+        what = f"is {found!r}" if problem is None else f"does not validate ({problem})"
+        super().__init__(
+            f"Stored result {what}, expected {expected!r}. It was written by another version "
+            "of ragmon: run the job again to store a current result."
+        )
+
+
 class JobNotFoundError(MonitorError):
     """A job name that no module registered."""
 

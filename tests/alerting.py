@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from monitor.config import Config, config_from_dict
+from jobs.registry import config_from_dict
+from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.records import Finding, Metric, RunResult, RunStatus, Severity
 from tests.conftest import free_port
@@ -23,7 +24,13 @@ FAST_RETRY = {"budget": "0.5s", "initial_backoff": "0.05s", "max_backoff": "0.2s
 """Retry settings that keep a failing delivery under a second."""
 
 
-def alert_config(tmp_path: Path, *, jobs: dict[str, Any] | None = None, **alerts: Any) -> Config:
+def alert_config(
+    tmp_path: Path,
+    *,
+    jobs: dict[str, Any] | None = None,
+    freshness: dict[str, Any] | None = None,
+    **alerts: Any,
+) -> Config:
     """A config with an [alerts] section; store and sources exist but are never read."""
     (tmp_path / "docs").mkdir(exist_ok=True)
     data: dict[str, Any] = {
@@ -32,6 +39,7 @@ def alert_config(tmp_path: Path, *, jobs: dict[str, Any] | None = None, **alerts
         "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
         "alerts": {"retry": FAST_RETRY, **alerts},
         "jobs": jobs or {},
+        "freshness": freshness or {},
     }
     return config_from_dict(data, base_dir=tmp_path)
 

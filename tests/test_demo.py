@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from jobs.demo import run_demo
+from jobs.registry import load_config
 from jobs.setup import last_details
-from monitor.config import load_config
 from monitor.history import HistoryStore
 
 

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.alerts.builtin import BuiltinRules
 from monitor.durations import parse_duration
 from monitor.records import Severity
 
@@ -104,6 +105,8 @@ class RuleSettings(_Section):
     finding_kinds: list[str] = Field(default_factory=list)
     """Which kinds of the run's findings to list in messages (empty: all)."""
     enabled: bool = True
+    gate: bool = False
+    """When it fires on a run of its job, that run ends with findings (exit code 1)."""
 
     @model_validator(mode="after")
     def _change_needs_baseline(self) -> RuleSettings:
@@ -113,53 +116,6 @@ class RuleSettings(_Section):
                 "baseline = { rolling_runs = 7 } (or { run = 42 }, or { value = 0.9 })"
             )
         return self
-
-
-DEFAULT_RULES: dict[str, dict[str, Any]] = {
-    "stale-share": {
-        "metric": "stale_share",
-        "job": "freshness",
-        "op": ">",
-        "threshold": 0.05,
-        "severity": "warning",
-        "finding_kinds": ["stale", "partially_indexed"],
-        "description": "Chunks whose source document changed after they were embedded. "
-        "Re-embed them (ragmon fix-queue lists which).",
-    },
-    "orphans": {
-        "metric": "chunks",
-        "labels": {"class": "orphaned"},
-        "job": "freshness",
-        "op": ">",
-        "threshold": 0,
-        "severity": "warning",
-        "finding_kinds": ["orphaned"],
-        "description": "Chunks whose source document was deleted can still be retrieved. "
-        "Delete them from the store.",
-    },
-    "model-mismatch": {
-        "metric": "model_mismatch",
-        "job": "freshness",
-        "op": ">=",
-        "threshold": 1,
-        "severity": "critical",
-        "finding_kinds": ["model_mismatch", "mixed_models"],
-        "description": "The stored vectors were not made by the configured embedding model: "
-        "queries and chunks live in different spaces.",
-    },
-    "staleness-age": {
-        "metric": "staleness_age_seconds",
-        "labels": {"stat": "p95"},
-        "job": "freshness",
-        "op": ">",
-        "threshold": 7 * 86400,
-        "severity": "warning",
-        "finding_kinds": ["stale"],
-        "description": "Stale chunks have been behind their sources for more than a week.",
-    },
-}
-"""Built-in rules. A rule of the same name overrides the keys it sets; ``enabled = false``
-turns one off; ``default_rules = false`` drops them all."""
 
 
 # -- channels -----------------------------------------------------------------
@@ -273,7 +229,9 @@ class AlertsSettings(_Section):
     top_findings: int = Field(default=5, ge=0, le=50)
     default_rules: bool = True
     rules: list[RuleSettings] = Field(default_factory=list, validate_default=True)
-    """The built-in rules (unless ``default_rules = false``) merged with the configured ones."""
+    """The built-in rules of the registered jobs (unless ``default_rules = false``), merged
+    with the configured ones. The built-ins come in through the validation context
+    (``builtin_rules``), so this module needs no knowledge of the jobs."""
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dead_mans_switch: DeadMansSwitchSettings = Field(default_factory=DeadMansSwitchSettings)
@@ -283,7 +241,8 @@ class AlertsSettings(_Section):
     def _with_defaults(cls, value: Any, info: ValidationInfo) -> list[RuleSettings]:
         if not isinstance(value, list):
             raise ValueError("expected a list of rules ([[alerts.rules]] tables)")
-        defaults = DEFAULT_RULES if info.data.get("default_rules", True) else {}
+        builtin: BuiltinRules = (info.context or {}).get("builtin_rules") or BuiltinRules()
+        defaults = builtin.rules if info.data.get("default_rules", True) else {}
         merged: dict[str, dict[str, Any]] = {n: {"name": n, **r} for n, r in defaults.items()}
         overridden: set[str] = set()
         for number, raw in enumerate(value, start=1):
@@ -297,7 +256,15 @@ class AlertsSettings(_Section):
                 raise ValueError(f"rule {key!r} is declared twice")
             if key in defaults:
                 overridden.add(key)
+                for rule_key, config_key in builtin.aliased.get(key, {}).items():
+                    if rule_key in raw:
+                        raise ValueError(
+                            f"rule {key!r}: its {rule_key} is set twice, by {config_key} and "
+                            f"by [[alerts.rules]]; keep one of them"
+                        )
                 merged[key] = {**merged[key], **raw}
+                if "threshold" in raw and "enabled" not in raw:
+                    merged[key]["enabled"] = True  # a built-in that is off until given one
             else:
                 merged[key] = raw
         return [_validate(RuleSettings, raw, f"rule {key!r}") for key, raw in merged.items()]
