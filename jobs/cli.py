@@ -164,7 +164,22 @@ def index(settings: Settings, source_dir: Path | None, dry_run: bool) -> None:
         sys.exit(EXIT_FINDINGS)
 
 
-@cli.command("run")
+class _RunCommand(click.Command):
+    """`ragmon run`: its help lists the registered jobs, read from the registry."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from jobs import registry
+
+        rows = [
+            (spec.name, f"{spec.description} [{spec.schedule}]")
+            for spec in registry.all_jobs().values()
+        ]
+        with formatter.section("Jobs"):
+            formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
+@cli.command("run", cls=_RunCommand)
 @click.argument("names", nargs=-1, required=True, metavar="JOB... | all")
 @click.option("--json", "as_json", is_flag=True, help="Print each job's result as JSON.")
 @click.option(

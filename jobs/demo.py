@@ -121,7 +121,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     from monitor.history import HistoryStore
     from monitor.ingest import plan_index
     from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores.chroma import ChromaStore
+    from monitor.stores import open_store
 
     out = console(quiet)
     if workdir.exists():
@@ -153,9 +153,8 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         out.print(f"  {drift.path}: {drift.what}")
 
     out.rule("3. What changed since the last index (ragmon index --dry-run)")
-    plan = plan_index(
-        DirectoryCatalog.from_config(config.sources), ChromaStore.from_config(config.store)
-    )
+    with open_store(config.store) as store:
+        plan = plan_index(DirectoryCatalog.from_config(config.sources), store)
     out.print(plan.describe())
 
     history = HistoryStore.open(config.history_url)

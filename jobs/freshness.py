@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 from jobs.registry import register
 from monitor.alerts.builtin import BuiltinRule
-from monitor.config import Config, StoreConfig
+from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.records import RunResult, Severity
 
@@ -89,7 +84,7 @@ def run_freshness(
     from monitor.freshness.results import to_result
     from monitor.provenance import MetadataMapping
     from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores.chroma import ChromaStore, describe
+    from monitor.stores import describe_store, open_store
 
     settings = config.freshness
     embedder = (
@@ -97,8 +92,7 @@ def run_freshness(
         if settings.embedding_sample > 0
         else None
     )
-    with _store_view(config.store) as store_config, progress_bar(quiet) as bar:
-        store = ChromaStore.from_config(store_config)
+    with open_store(config.store) as store, progress_bar(quiet) as bar:
         task = bar.add_task("auditing chunks", total=store.count())
         found = audit(
             DirectoryCatalog.from_config(config.sources),
@@ -113,22 +107,5 @@ def run_freshness(
             rotation=history.count_runs(),
             progress=lambda n: bar.advance(task, n),
         )
-    found.location = describe(config.store)
+    found.location = describe_store(config.store)
     return to_result(found, settings)
-
-
-@contextlib.contextmanager
-def _store_view(config: StoreConfig) -> Iterator[StoreConfig]:
-    """The store to open: itself, or with ``store.snapshot`` a throw-away copy of it.
-
-    chromadb's PersistentClient rewrites chroma.sqlite3 on open even to read, so a user who
-    needs the store's files left byte-identical audits a copy.
-    """
-    if not config.snapshot or config.path is None:
-        yield config
-        return
-    with tempfile.TemporaryDirectory(prefix="ragmon-snapshot-") as tmp:
-        copy = Path(tmp) / "store"
-        shutil.copytree(config.path, copy)
-        log.info("auditing a snapshot of %s in %s", config.path, copy)
-        yield config.model_copy(update={"path": copy})

@@ -88,7 +88,7 @@ def alert_views(config: Config, history: HistoryStore) -> list[AlertView]:
         AlertView(
             rule=state.rule,
             severity=str(state.severity),
-            signal=signal_of.get(state.rule) or jobs.get(state.rule) or "freshness",
+            signal=signal_of.get(state.rule) or jobs.get(state.rule) or "monitor",
             message=state.summary,
             since=state.since,
         )

@@ -74,7 +74,7 @@ def sample_mapping(
     store_path: str | None, host: str | None, port: int, collection: str
 ) -> InspectReport:
     """Sample up to 200 chunks of a collection and propose a metadata mapping."""
-    from monitor.stores.chroma import ChromaStore
+    from monitor.stores import open_store
 
     config = StoreConfig(
         path=Path(store_path) if store_path else None,
@@ -83,9 +83,10 @@ def sample_mapping(
         collection=collection,
         page_size=SAMPLE_SIZE,
     )
-    store = ChromaStore.from_config(config)
-    chunks = islice((c for page in store.pages(include_text=False) for c in page), SAMPLE_SIZE)
-    return InspectReport(propose_mapping(chunks), collection, store.count())
+    with open_store(config) as store:
+        pages = store.pages(include_text=False)
+        chunks = list(islice((c for page in pages for c in page), SAMPLE_SIZE))
+        return InspectReport(propose_mapping(chunks), collection, store.count())
 
 
 def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: bool) -> bool:
@@ -94,7 +95,7 @@ def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: 
     from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.ingest import index_sources, plan_index
     from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores.chroma import ChromaIndexTarget, ChromaStore
+    from monitor.stores import open_index_target, open_store
 
     sources = config.sources
     if source_dir is not None:
@@ -102,10 +103,11 @@ def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: 
     catalog = DirectoryCatalog.from_config(sources)
     out = console(quiet)
     if dry_run:
-        plan = plan_index(catalog, ChromaStore.from_config(config.store))
+        with open_store(config.store) as store:
+            plan = plan_index(catalog, store)
         out.print(plan.describe())
         return plan.behind
-    target = ChromaIndexTarget.from_config(config.store)
+    target = open_index_target(config.store)
     embedder = SentenceTransformerEmbedder.from_config(config.embedding)
     with progress_bar(quiet) as bar:
         task = bar.add_task("indexing", total=None)

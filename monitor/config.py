@@ -14,8 +14,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from monitor import validation
 from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
@@ -28,8 +36,8 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StoreConfig(_Section):
-    """Where the vector store is. Exactly one of ``path`` (embedded) or ``host`` (server)."""
+class ChromaStoreConfig(_Section):
+    """A Chroma collection. Exactly one of ``path`` (embedded) or ``host`` (server)."""
 
     kind: Literal["chroma"] = "chroma"
     path: Path | None = None
@@ -44,7 +52,7 @@ class StoreConfig(_Section):
     """Audit a copy of an embedded store, so its files stay byte-identical."""
 
     @model_validator(mode="after")
-    def _one_location(self) -> StoreConfig:
+    def _one_location(self) -> ChromaStoreConfig:
         if (self.path is None) == (self.host is None):
             raise ValueError(
                 "set exactly one of store.path (embedded Chroma) or store.host (Chroma server)"
@@ -63,6 +71,14 @@ class StoreConfig(_Section):
                 f"environment variable {self.auth_token_env} is not set",
             )
         return token
+
+
+StoreConfig = ChromaStoreConfig
+"""The ``[store]`` section: one settings model per store kind, chosen by ``kind``. With a
+second kind this becomes ``Annotated[A | B, Field(discriminator="kind")]``."""
+
+STORE_KINDS: dict[str, type[BaseModel]] = {"chroma": ChromaStoreConfig}
+"""Store kinds by the value of ``[store] kind``; `monitor.stores.open_store` has the adapters."""
 
 
 class SourcesConfig(_Section):
@@ -185,6 +201,15 @@ class Config(_Section):
 
     store: StoreConfig
     sources: SourcesConfig
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _known_store_kind(cls, value: Any) -> Any:
+        kind = value.get("kind", "chroma") if isinstance(value, dict) else None
+        if kind is not None and kind not in STORE_KINDS:
+            raise ValueError(f"key 'kind': expected one of: {', '.join(STORE_KINDS)}; got {kind!r}")
+        return value
+
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
@@ -257,7 +282,8 @@ def config_from_dict(
         error = exc.errors()[0]
         loc = tuple(str(p) for p in error["loc"])
         key = ".".join(loc) if loc else None
-        raise ConfigError(label, key, _describe(error, loc), line=_line_of(text, loc)) from None
+        problem = validation.problem(error, _allowed_keys(loc[:-1]))
+        raise ConfigError(label, key, problem, line=_line_of(text, loc)) from None
     return _resolve_paths(config, label, text)
 
 
@@ -285,40 +311,6 @@ def _resolve_paths(config: Config, label: str, text: str) -> Config:
             "report": report,
         }
     )
-
-
-_EXPECTED = {
-    "int_parsing": "expected an integer",
-    "int_type": "expected an integer",
-    "int_from_float": "expected a whole number",
-    "bool_parsing": "expected true or false",
-    "bool_type": "expected true or false",
-    "string_type": "expected a string",
-    "float_parsing": "expected a number",
-    "float_type": "expected a number",
-    "list_type": "expected a list",
-    "dict_type": "expected a table",
-    "model_type": "expected a table",
-    "path_type": "expected a path (a string)",
-}
-
-
-def _describe(error: Any, loc: tuple[str, ...]) -> str:
-    kind = error["type"]
-    given = error.get("input")
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
-        return f"unknown key{hint}"
-    if kind == "missing":
-        return "is required but missing"
-    if kind == "literal_error":
-        return f"expected {error['ctx']['expected']}, got {given!r}"
-    if kind in _EXPECTED:
-        return f"{_EXPECTED[kind]}, got {given!r}"
-    if kind == "value_error":
-        return str(error["ctx"]["error"])
-    return f"{error['msg'].lower()}, got {given!r}"
 
 
 def _allowed_keys(parent: tuple[str, ...]) -> list[str]:

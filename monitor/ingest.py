@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.config import ChunkingConfig
-from monitor.ports import Embedder, SourceCatalog, VectorStore
+from monitor.ports import Embedder, IndexTarget, SourceCatalog, VectorStore
 from monitor.provenance import RAGMON_KEYS
 from monitor.records import SourceDocument, SourceProblem
-from monitor.stores.chroma import ChromaIndexTarget
 from monitor.text import sha256_text
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ def plan_index(catalog: SourceCatalog, store: VectorStore) -> IndexPlan:
 
 def index_sources(
     catalog: SourceCatalog,
-    target: ChromaIndexTarget,
+    target: IndexTarget,
     embedder: Embedder,
     chunking: ChunkingConfig,
     *,
@@ -154,7 +153,7 @@ def index_sources(
 
 def _index_document(
     catalog: SourceCatalog,
-    target: ChromaIndexTarget,
+    target: IndexTarget,
     embedder: Embedder,
     chunker: Chunker,
     document: SourceDocument,

@@ -101,6 +101,33 @@ class VectorStore(Protocol):
 
 
 @runtime_checkable
+class IndexTarget(Protocol):
+    """The collection `ragmon index` writes: the only port that changes a store.
+
+    Raises `StoreError` when a write fails.
+    """
+
+    @property
+    def reader(self) -> VectorStore:
+        """The same collection, read-only."""
+        ...
+
+    def add(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        embeddings: Any,
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Add chunks, or overwrite those with the same ids."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id (unknown ids are ignored)."""
+        ...
+
+
+@runtime_checkable
 class Embedder(Protocol):
     """A text embedding model. Loading it may be slow; adapters load lazily.
 

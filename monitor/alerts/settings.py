@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitor import validation
 from monitor.alerts.builtin import BuiltinRules
 from monitor.durations import parse_duration
 from monitor.records import Severity
@@ -301,22 +302,5 @@ def _validate(model: type[_M], raw: dict[str, Any], what: str) -> _M:
     except ValidationError as exc:
         # An unknown key is most often a typo of a required one: name it first.
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        raise ValueError(f"{what}: {_problem(errors[0], model)}") from None
-
-
-def _problem(error: Any, model: type[BaseModel]) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    kind = error["type"]
-    given = error.get("input")
-    key = f"key '{loc}'"
-    if kind == "extra_forbidden":
         allowed = [f.alias or n for n, f in model.model_fields.items()]
-        return f"unknown key '{loc}' (expected one of: {', '.join(allowed)})"
-    if kind == "missing":
-        return f"{key} is required but missing"
-    if kind == "value_error":
-        reason = str(error["ctx"]["error"])
-        return f"{key}: {reason}" if loc else reason
-    if kind in ("literal_error", "enum"):
-        return f"{key}: expected {error['ctx']['expected']}, got {given!r}"
-    return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]}, got {given!r}"
+        raise ValueError(f"{what}: {validation.keyed(errors[0], allowed)}") from None

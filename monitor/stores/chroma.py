@@ -8,7 +8,6 @@ is always off, and no collection is opened with Chroma's default embedding funct
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from monitor.errors import CollectionNotFoundError, StoreError
 from monitor.records import Chunk, Neighbour
 
 log = logging.getLogger(__name__)
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 def open_client(config: StoreConfig, *, create: bool = False) -> Any:
