@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
+from monitor.grounding.settings import GroundingConfig
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
@@ -189,6 +190,7 @@ class Config(_Section):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""
