@@ -12,16 +12,47 @@ combination of the features where a user's own labels show it helps.
     'cite'
 """
 
-from monitor.grounding.results import (
-    BANDS,
-    Band,
-    GroundingFeatures,
-    GroundingResult,
-    UnsupportedClaim,
-)
-from monitor.grounding.scorer import Scorer, band_for, raw_score, score
-from monitor.grounding.settings import BandSettings, GroundingConfig, ValidatorSettings
-from monitor.grounding.structural import Violation
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.grounding.results import (
+        BANDS,
+        Band,
+        GroundingFeatures,
+        GroundingResult,
+        UnsupportedClaim,
+    )
+    from monitor.grounding.scorer import Scorer, band_for, raw_score, score
+    from monitor.grounding.settings import BandSettings, GroundingConfig, ValidatorSettings
+    from monitor.grounding.structural import Violation
+
+# Imported on first use: `monitor.config` imports `monitor.grounding.settings`, and
+# reading the config must not pay for the scorer's imports.
+_HOME = {
+    "BANDS": "results",
+    "Band": "results",
+    "GroundingFeatures": "results",
+    "GroundingResult": "results",
+    "UnsupportedClaim": "results",
+    "Scorer": "scorer",
+    "band_for": "scorer",
+    "raw_score": "scorer",
+    "score": "scorer",
+    "BandSettings": "settings",
+    "GroundingConfig": "settings",
+    "ValidatorSettings": "settings",
+    "Violation": "structural",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"monitor.grounding.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'monitor.grounding' has no attribute {name!r}")
+
 
 __all__ = [
     "BANDS",

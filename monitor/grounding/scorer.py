@@ -16,10 +16,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from threading import Lock
+from typing import TYPE_CHECKING
 
 from monitor.errors import GroundingError
 from monitor.grounding.claims import split_claims
-from monitor.grounding.fitting import FittedModel
 from monitor.grounding.lexical import check_claims, distinct_novel, support_keys
 from monitor.grounding.lexicon import mask_markers
 from monitor.grounding.results import (
@@ -33,6 +33,9 @@ from monitor.grounding.structural import Violation, check_values, context_values
 from monitor.grounding.systems import open_system
 from monitor.grounding.values import IdentifierPattern, ValueKind, find_values
 from monitor.ports import SystemOfRecord
+
+if TYPE_CHECKING:
+    from monitor.grounding.fitting import FittedModel
 
 
 def band_for(score: float, bands: BandSettings | None = None) -> Band:
@@ -133,6 +136,8 @@ class Scorer:
 
 def load_model(path: Path) -> FittedModel:
     """Read a model written by `ragmon grounding fit`."""
+    from monitor.grounding.fitting import FittedModel
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
