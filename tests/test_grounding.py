@@ -186,3 +186,29 @@ def test_list_and_passage_markers_are_not_numbers():
 
 def test_key_set_normalises_units_and_months():
     assert key_set("5 km in Sept") >= key_set("5 kilometres in September")
+
+
+def test_band_summary_per_day_gives_shares_and_metric_rows():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from monitor.grounding.summary import summarise, summarise_by_day, worst
+
+    good = score("The museum opens at nine.", ["The museum opens at nine."])
+    bad = score(FABRICATED, SHIPPING)
+    monday = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)
+    # 01:00 at UTC+2 on Tuesday is still Monday in UTC.
+    late = datetime(2026, 3, 3, 1, 0, tzinfo=timezone(timedelta(hours=2)))
+    days = summarise_by_day([(monday, good), (late, bad), (monday + timedelta(days=1), good)])
+    assert [(d.day.isoformat(), d.responses) for d in days] == [
+        ("2026-03-02", 2),
+        ("2026-03-03", 1),
+    ]
+    first = days[0]
+    assert first.shares[Band.CITE] == 0.5 and first.shares[Band.ESCALATE] == 0.5
+    rows = {(m.name, m.labels.get("band")): m.value for m in first.metrics({"source": "app"})}
+    assert rows[("grounding_band_share", "escalate")] == 0.5
+    assert rows[("grounding_band_count", "partial")] == 0
+    assert rows[("grounding_responses", None)] == 2
+    assert all(m.labels["day"] == "2026-03-02" for m in first.metrics())
+    assert summarise([]).mean_score is None
+    assert [i for i, _ in worst([("a", good), ("b", bad)], 1)] == ["b"]
