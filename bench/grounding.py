@@ -28,10 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.grounding import BANDS, GroundingConfig, Scorer  # noqa: E402
 from monitor.grounding.batch import Response, read_responses  # noqa: E402
-from monitor.grounding.calibration import (  # noqa: E402
-    expected_calibration_error,
-    fit_calibration,
-)
+from monitor.grounding.calibration import cross_fitted, expected_calibration_error  # noqa: E402
 from monitor.grounding.evaluation import (  # noqa: E402
     auroc_interval,
     best_f1,
@@ -39,18 +36,6 @@ from monitor.grounding.evaluation import (  # noqa: E402
 )
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "grounding_dev.jsonl"
-
-
-def _cross_fitted_calibration(scores, grounded, groups, folds=5):
-    """Isotonic calibration of each question's scores, fitted on the other questions."""
-    import numpy as np
-    from sklearn.model_selection import GroupKFold
-
-    s, g = np.asarray(scores), np.asarray(grounded)
-    out = np.empty(len(s))
-    for train, test in GroupKFold(n_splits=folds).split(s, g, groups):
-        out[test] = fit_calibration(s[train], g[train]).apply(s[test])
-    return out
 
 
 def main() -> int:
@@ -102,7 +87,7 @@ def main() -> int:
     print()
     grounded = [not lab for lab in labels]
     raw = [r.score for r in results]
-    calibrated = _cross_fitted_calibration(raw, grounded, groups)
+    calibrated = cross_fitted(raw, grounded, groups)
     print(
         f"ECE (10 bins): raw score {expected_calibration_error(raw, grounded):.3f}, "
         f"isotonic fitted on the other questions "

@@ -10,6 +10,7 @@ from monitor.errors import LabelError
 from monitor.grounding import GroundingFeatures
 from monitor.grounding.calibration import (
     Calibration,
+    cross_fitted,
     expected_calibration_error,
     fit_calibration,
     reliability_bins,
@@ -35,6 +36,16 @@ def test_calibration_lowers_ece_on_held_out_responses(method):
     after = expected_calibration_error(calibration.apply(test_s), test_g)
     assert before > 0.15
     assert after < before / 2
+
+
+def test_cross_fitted_calibration_is_judged_on_questions_it_did_not_see():
+    scores, grounded = _miscalibrated(1000, seed=9)
+    groups = [i // 10 for i in range(1000)]
+    probabilities = cross_fitted(scores, grounded, groups)
+    assert probabilities.shape == (1000,)
+    assert expected_calibration_error(probabilities, grounded) < (
+        expected_calibration_error(scores, grounded) / 2
+    )
 
 
 def test_calibration_round_trips_through_json_with_a_stable_version():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -122,6 +122,32 @@ def fit_calibration(
             method=method, x=(), y=(slope, intercept), n=len(s), fitted_at=now, source=source
         )
     raise ValueError(f"unknown calibration method {method!r}; use 'isotonic' or 'platt'")
+
+
+def cross_fitted(
+    scores: Sequence[float],
+    grounded: Sequence[bool],
+    groups: Sequence[Hashable],
+    *,
+    method: Method = "isotonic",
+    folds: int = 5,
+) -> Any:
+    """Each response's calibrated probability from a curve fitted on the *other* groups.
+
+    The honest way to report a calibration's error on the labels it learns from: the
+    ECE of these probabilities is what a curve fitted on all of them can expect on new
+    questions. Returns a numpy array.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    s, g = np.asarray(scores, dtype=float), np.asarray(grounded, dtype=bool)
+    k = min(folds, len(set(groups)))
+    if k < 2:
+        raise LabelError("cross-fitting a calibration needs labels from at least 2 questions")
+    out = np.empty(len(s))
+    for train, test in GroupKFold(n_splits=k).split(s, g, list(groups)):
+        out[test] = fit_calibration(s[train], g[train], method=method).apply(s[test])
+    return out
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
