@@ -183,3 +183,35 @@ def test_fit_exits_2_when_labels_are_too_few(tmp_path):
     assert result.exit_code == 2
     assert "fitting needs at least 20 labelled responses" in result.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+def test_every_commented_grounding_key_of_the_starter_config_is_valid():
+    """Uncomment the [grounding] part of what `ragmon init` writes: it must load as is."""
+    import re
+    import tomllib
+
+    from jobs.setup import render_config
+
+    text = render_config(
+        store_path="chroma",
+        host=None,
+        port=8000,
+        collection="docs",
+        sources_root="docs",
+        preset="auto",
+    )
+    part = text[text.index("\n[grounding]") : text.index("\n[alerts]")]
+    lines = []
+    for line in part.splitlines():
+        if re.match(r"^#? ?\[(?!\[?grounding)", line):
+            break  # the next section's commented tables
+        if line.startswith("[grounding"):
+            lines.append(line)
+        elif match := re.match(r"^# (\[\[?grounding[^\]]*\]\]?|[a-z_]+ = .*)$", line):
+            lines.append(match.group(1).split("  #")[0])
+    settings = GroundingConfig.model_validate(tomllib.loads("\n".join(lines))["grounding"])
+    assert [v.name for v in settings.validators] == ["order", "invoice"]
+    assert settings.model is not None
+    assert set(GroundingConfig.model_fields) - {"language"} <= {
+        line.split(" = ")[0] for line in lines
+    } | {"bands", "validators"}

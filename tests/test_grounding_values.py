@@ -29,6 +29,8 @@ def _violations(answer: str, context: str) -> list[tuple[str, str]]:
         ("The total was $4,200.00.", "Total: 4200 USD."),
         ("It costs 4200 dollars.", "It costs $4,200."),
         ("It costs USD 1.2 million.", "It costs $1,200,000."),
+        ("It costs 12 euros.", "It costs €12."),
+        ("It costs CA$5.", "It costs 5 CAD."),
         ("Revenue grew 15%.", "Revenue grew by 15 percent."),
         ("It shipped on March 2nd.", "Shipped 2026-03-02."),
         ("It shipped on 2 March 2026.", "Shipped March 2, 2026."),

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from monitor.grounding.lexicon import number_key
 
@@ -128,31 +129,38 @@ def _multiplier(text: str) -> Decimal:
     return Decimal(1)
 
 
+def _currency_code(found: str | None, text: str) -> str | None:
+    """ISO code of the currency price-parser found ("$", "US$", "CA$", "USD", "euros")."""
+    if found is None:
+        lower = text.lower()
+        return next((code for word, code in _WORDS.items() if word in lower), None)
+    symbol = found.strip("ACUS")
+    if symbol in _SYMBOLS:
+        # "US$" and "CA$" keep their country: only a bare "$" reads as US dollars.
+        prefix = found[: found.index(symbol)]
+        return {"CA": "CAD", "A": "AUD"}.get(prefix, _SYMBOLS[symbol])
+    word = found.lower().rstrip("s")
+    return _WORDS.get(word, found.upper())
+
+
 def _amount(text: str, start: int) -> Value | None:
     from price_parser import Price
 
     price = Price.fromstring(text)
     if price.amount is None:
         return None
-    currency = price.currency
-    lower = text.lower()
-    if currency is None:
-        currency = next((code for word, code in _WORDS.items() if word in lower), None)
-    elif currency.strip("ACUS") in _SYMBOLS:
-        # "US$" and "CA$" keep their country: only a bare "$" reads as US dollars.
-        symbol = currency.strip("ACUS")
-        prefix = currency[: currency.index(symbol)]
-        currency = {"CA": "CAD", "A": "AUD"}.get(prefix, _SYMBOLS[symbol])
+    currency = _currency_code(price.currency, text)
     return Value(
         kind=ValueKind.AMOUNT,
         text=text,
         start=start,
         end=start + len(text),
         number=price.amount * _multiplier(text),
-        currency=currency.upper() if currency else None,
+        currency=currency,
     )
 
 
+@lru_cache(maxsize=4096)
 def parse_date(text: str) -> DatePart | None:
     """(year, month, day) of a date as written; a field the text omits is None."""
     from dateutil import parser
