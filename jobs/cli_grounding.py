@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -190,4 +189,3 @@ def fit(
     ]
     if not settings.quiet:
         click.echo("\n".join(lines))
-    sys.stdout.flush()
