@@ -27,6 +27,7 @@ from monitor import validation
 from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
+from monitor.grounding.settings import GroundingConfig
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
@@ -221,6 +222,7 @@ class Config(_Section):
     # Validated from an empty table when absent, so the built-in rules (which come in
     # through the validation context) are merged in either way.
     alerts: AlertsSettings = Field(default_factory=dict, validate_default=True)
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""

@@ -149,3 +149,28 @@ class AlertNotFoundError(MonitorError):
                 "See the firing alerts with `ragmon alerts list`."
             )
         super().__init__(message)
+
+
+class GroundingError(MonitorError):
+    """Grounding cannot be scored, calibrated or fitted as asked."""
+
+
+class SystemOfRecordError(GroundingError):
+    """A grounding validator's system of record (CSV file, database) cannot be read."""
+
+    def __init__(self, validator: str, where: str, reason: str):
+        self.validator = validator
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"Grounding validator {validator!r}: cannot read its system of record {where}: "
+            f"{reason}. Fix grounding.validators in the config."
+        )
+
+
+class LabelError(GroundingError):
+    """Labelled responses are missing or unusable for calibration or fitting."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(problem)

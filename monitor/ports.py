@@ -185,3 +185,21 @@ class AlertChannel(Protocol):
     def send(self, notification: Notification) -> None:
         """Deliver ``notification``; raise `DeliveryError` when it did not arrive."""
         ...
+
+
+@runtime_checkable
+class SystemOfRecord(Protocol):
+    """Where identifiers of one kind (orders, invoices) that really exist are listed.
+
+    Grounding's structural layer asks it whether an identifier an answer names exists;
+    an adapter reads without ever writing, and raises `SystemOfRecordError` when it
+    cannot be read.
+    """
+
+    def describe(self) -> str:
+        """Where the records are (a path, a URL without its password), for evidence."""
+        ...
+
+    def exists(self, identifier: str) -> bool:
+        """True when ``identifier`` (as the validator's pattern matched it) is a record."""
+        ...
