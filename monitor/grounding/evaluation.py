@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -127,11 +128,7 @@ def auroc_interval(
     seed: int = 0,
 ) -> Interval:
     """AUROC with its bootstrap interval, resampling groups (questions)."""
-    s, y = _arrays(scores, labels)
-    low, high = grouped_bootstrap(
-        lambda rows: auroc(s[rows], y[rows]), groups, rounds=rounds, seed=seed
-    )
-    return Interval(value=auroc(s, y), low=low, high=high)
+    return _interval(auroc, scores, labels, groups, rounds=rounds, seed=seed)
 
 
 def best_f1_interval(
@@ -143,8 +140,22 @@ def best_f1_interval(
     seed: int = 0,
 ) -> Interval:
     """Best F1 with its bootstrap interval (the cut re-chosen in each resample)."""
+    return _interval(
+        lambda s, y: best_f1(s, y).f1, scores, labels, groups, rounds=rounds, seed=seed
+    )
+
+
+def _interval(
+    figure: Callable[[Any, Any], float],
+    scores: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    groups: Sequence[Hashable],
+    *,
+    rounds: int,
+    seed: int,
+) -> Interval:
     s, y = _arrays(scores, labels)
     low, high = grouped_bootstrap(
-        lambda rows: best_f1(s[rows], y[rows]).f1, groups, rounds=rounds, seed=seed
+        lambda rows: figure(s[rows], y[rows]), groups, rounds=rounds, seed=seed
     )
-    return Interval(value=best_f1(s, y).f1, low=low, high=high)
+    return Interval(value=figure(s, y), low=low, high=high)
