@@ -327,3 +327,6 @@ cli.add_command(cli_schedule.schedule)
 from jobs import cli_alerts  # noqa: E402
 
 cli.add_command(cli_alerts.alerts)
+from jobs import cli_baseline  # noqa: E402
+
+cli.add_command(cli_baseline.baseline)

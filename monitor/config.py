@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from monitor.alerts.settings import AlertsSettings
+from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
@@ -183,6 +184,7 @@ class Config(_Section):
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    chunking_quality: ChunkingQualitySettings = Field(default_factory=ChunkingQualitySettings)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)

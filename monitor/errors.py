@@ -136,3 +136,15 @@ class AlertNotFoundError(MonitorError):
                 "See the firing alerts with `ragmon alerts list`."
             )
         super().__init__(message)
+
+
+class ResultSchemaError(MonitorError):
+    """A stored result has another schema tag than the record that reads it expects."""
+
+    def __init__(self, expected: str, found: object):
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"Stored result has schema {found!r}, expected {expected!r}: it was written by "
+            "another version of ragmon. Run the job again to store a result this one reads."
+        )
