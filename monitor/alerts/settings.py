@@ -157,6 +157,29 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "finding_kinds": ["stale"],
         "description": "Stale chunks have been behind their sources for more than a week.",
     },
+    # -- chunking (jobs/chunking.py) --
+    "chunking-truncated": {
+        "metric": "chunking_truncated_share",
+        "job": "chunking",
+        "op": ">",
+        "threshold": 0.01,
+        "severity": "warning",
+        "finding_kinds": ["text_not_embedded", "drift"],
+        "description": "More than 1% of chunks are longer than the embedding model's window: "
+        "their tail is never embedded and cannot be retrieved. Re-chunk them smaller.",
+    },
+    "chunking-mid-sentence": {
+        "metric": "chunking_mid_sentence_share",
+        "job": "chunking",
+        "op": ">=",
+        "threshold": 0.10,
+        "change": "rise",
+        "baseline": {"rolling_runs": 1},
+        "severity": "warning",
+        "finding_kinds": ["drift", "document_changed"],
+        "description": "The share of chunks cut mid-sentence rose by 10 points or more since "
+        "the previous run: a new splitter, parser or template cuts worse.",
+    },
 }
 """Built-in rules. A rule of the same name overrides the keys it sets; ``enabled = false``
 turns one off; ``default_rules = false`` drops them all."""

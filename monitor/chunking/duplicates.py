@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-NUM_PERM = 32
+NUM_PERM = 16
+"""16 permutations: the estimate's standard error at a Jaccard of 0.8 is 0.1. 32 take
+six times as long on the development machine (the working set leaves the cache)."""
 BANDS = 8
 ROWS = NUM_PERM // BANDS
 
@@ -41,9 +43,8 @@ class MinHasher:
                 map(hash, itertools.chain.from_iterable(words)), dtype=np.int64, count=total
             ).view(np.uint64)
             owner = np.repeat(np.arange(n), lengths)
-            # A 3-gram belongs to the chunk it starts in when it ends there too; chunks of
-            # one or two words use their words.
-            parts, who = [], []
+            # A 3-gram belongs to the chunk it starts in when it ends there too. Chunks of
+            # fewer than three words get no signature: only exact copies find them.
             if total >= 3:
                 inside = owner[:-2] == owner[2:]
                 with np.errstate(over="ignore"):
@@ -51,20 +52,15 @@ class MinHasher:
                         hashes[:-2] * np.uint64(0x9E3779B97F4A7C15)
                         + hashes[1:-1] * np.uint64(0xC2B2AE3D27D4EB4F)
                         + hashes[2:]
-                    )
-                parts.append(grams[inside])
-                who.append(owner[:-2][inside])
-            short = (lengths < 3)[owner]
-            parts.append(hashes[short])
-            who.append(owner[short])
-            values, chunk = np.concatenate(parts), np.concatenate(who)
-            if len(values):
-                order = np.argsort(chunk, kind="stable")
-                values, chunk = values[order], chunk[order]
-                with np.errstate(over="ignore"):
-                    permuted = (values[:, None] * self._a + self._b) >> np.uint64(32)
-                present, first = np.unique(chunk, return_index=True)
-                signatures[present] = np.minimum.reduceat(permuted, first, axis=0)
+                    )[inside]
+                chunk = owner[:-2][inside]  # already in chunk order
+                if len(grams):
+                    first = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]])
+                    # One row per permutation, so each reduction runs along contiguous memory.
+                    with np.errstate(over="ignore"):
+                        permuted = (self._a[:, None] * grams + self._b[:, None]) >> np.uint64(32)
+                    minima = np.minimum.reduceat(permuted, first, axis=1)
+                    signatures[chunk[first]] = minima.T
         self._signatures.append(signatures)
 
     def near_duplicates(self, threshold: float, empty: np.ndarray) -> np.ndarray:
@@ -77,7 +73,9 @@ class MinHasher:
         signatures = np.concatenate(self._signatures)
         n = len(signatures)
         found = np.zeros(n, dtype=bool)
-        candidates = np.flatnonzero(~empty)
+        # Chunks of fewer than three words kept the initial, all-maximum signature.
+        signed = (signatures != np.iinfo(np.uint32).max).any(axis=1)
+        candidates = np.flatnonzero(~empty & signed)
         need = int(np.ceil(threshold * NUM_PERM))
         for band in range(BANDS):
             rows = signatures[candidates, band * ROWS : (band + 1) * ROWS].astype(np.uint64)

@@ -42,8 +42,8 @@ FLAGS: tuple[str, ...] = (
 BIT = {name: 1 << i for i, name in enumerate(FLAGS)}
 NO_SOURCE = "(no source)"
 EXAMPLE_CHARS = 240
-VOCABULARY_FULL = 20_000
-"""Chunks whose every word enters the vocabulary; after them, every eighth chunk."""
+VOCABULARY_FULL = 5_000
+"""Chunks whose every word enters the vocabulary; after them, every sixteenth chunk."""
 _WORDS = re.compile(r"\w+")
 _LEADING = re.compile(r"^\w+")
 _TRAILING = re.compile(r"\w+$")
@@ -184,7 +184,7 @@ class FeatureScanner:
             mojibake = junk.mojibake_sequences(text)
             if invisible or mojibake:
                 flags |= BIT["junk"]
-            if number < VOCABULARY_FULL or number % 8 == 0:
+            if number < VOCABULARY_FULL or number % 16 == 0:
                 self._vocabulary.update(_WORDS.findall(text.lower())[1:-1])
             cols["document"].append(doc)
             cols["chars"].append(len(text))

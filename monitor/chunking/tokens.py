@@ -15,6 +15,8 @@ kind, are encoded whole.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import re
@@ -31,7 +33,6 @@ log = logging.getLogger(__name__)
 # (form feed, vertical tab, file separators, NEL, line and paragraph separators).
 _SPLIT_DIFFERS = re.compile("[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
 _CACHE_LIMIT = 1_000_000
-_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -114,19 +115,17 @@ class WindowTokenizer:
 
     def _cut(self, text: str, words: list[str]) -> int:
         """Characters of ``text`` inside the window: whole words, then part of the next."""
-        get = self._words.__getitem__
-        total = end = 0
-        for match in _WORD.finditer(text):
-            n = get(match.group())
-            if total + n > self.window:
-                need = self.window - total
-                if need == 0:
-                    return end
-                enc = self._tok.encode(match.group(), add_special_tokens=False)
-                return match.start() + enc.offsets[need - 1][1]
-            total += n
-            end = match.end()
-        return len(text)
+        running = list(itertools.accumulate(map(self._words.__getitem__, words)))
+        k = bisect.bisect_right(running, self.window)  # the word that crosses the window
+        if k >= len(words):
+            return len(text)
+        rest = text.split(None, k)[-1] if k else text.lstrip()
+        start = len(text) - len(rest)
+        need = self.window - (running[k - 1] if k else 0)
+        if need == 0:
+            return len(text[:start].rstrip())
+        encoding = self._tok.encode(words[k], add_special_tokens=False)
+        return start + int(encoding.offsets[need - 1][1])
 
     @property
     def tokenizer(self) -> Any:
