@@ -36,6 +36,7 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
     from monitor.chunking.aggregate import snapshot
     from monitor.chunking.compare import compare
     from monitor.chunking.features import scan
+    from monitor.chunking.prefetch import prefetched
     from monitor.chunking.results import thresholds, to_run_result
     from monitor.chunking.snapshot import ChunkingResult
     from monitor.provenance import MetadataMapping
@@ -49,7 +50,7 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
         task = bar.add_task("measuring chunks", total=total)
 
         def pages() -> Iterator[list[Chunk]]:
-            for page in store.pages():
+            for page in prefetched(store.pages()):
                 yield page
                 bar.advance(task, len(page))
 

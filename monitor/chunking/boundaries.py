@@ -56,9 +56,12 @@ def table_row_cut(text: str) -> bool:
     last = stripped[stripped.rfind("\n") + 1 :].strip()
     if last.startswith("|") and not last.endswith("|"):
         return True
-    end = stripped.find("\n")
-    first = (stripped if end < 0 else stripped[:end]).strip()
-    return first.endswith("|") and not first.startswith("|") and first.count("|") >= 2
+    lines = stripped.split("\n", 2)
+    first = lines[0].strip()
+    if not first.endswith("|") or first.startswith("|"):
+        return False
+    # The tail of a row: more cells on the line, or more rows after it.
+    return first.count("|") >= 2 or (len(lines) > 1 and lines[1].lstrip().startswith("|"))
 
 
 def code_block_cut(text: str) -> bool:
