@@ -200,3 +200,30 @@ def test_no_timestamp_means_no_batches_and_says_so(tmp_path, good):
     assert snapshot.batches == ()
     assert "no embedding time" in snapshot.batches_note
     assert snapshot.documents == len(good)
+
+
+def test_an_empty_collection_is_measured_without_error(tmp_path):
+    from monitor.stores.chroma import open_client
+
+    config = chunking_config(tmp_path)
+    open_client(config.store, create=True).get_or_create_collection(
+        "kbase", embedding_function=None
+    )
+    run = run_and_store(config)
+    snapshot = _result(run).snapshot
+    assert (snapshot.chunks, snapshot.documents, snapshot.worst) == (0, 0, ())
+    assert run.status == RunStatus.OK
+    again = _result(run_and_store(config))
+    assert again.comparison is not None and again.comparison.drifted == ()
+
+
+def test_a_hub_model_name_needs_the_tokenizer_directory(tmp_path):
+    from jobs.chunking import run_chunking
+    from monitor.errors import ConfigError
+    from monitor.history import HistoryStore
+
+    config = chunking_config(tmp_path, embedding={"model": "intfloat/e5-small-v2"})
+    history = HistoryStore.open(config.history_url)
+    with pytest.raises(ConfigError, match="chunking_quality.model_dir"):
+        run_chunking(config, history, quiet=True)
+    history.engine.dispose()
