@@ -119,6 +119,7 @@ def _window_histogram(lengths: dict[str, Any]) -> dict[str, Any]:
                 "x": [e + (edges[1] - edges[0]) / 2 for e in edges],
                 "y": list(counts),
                 "text": labels,
+                "textposition": "none",
                 "hovertemplate": "%{text} tokens: %{y} chunks<extra></extra>",
                 "name": "chunks",
             }

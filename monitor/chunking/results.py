@@ -128,7 +128,7 @@ def findings(result: ChunkingResult, settings: ChunkingQualitySettings) -> list[
         example = worst.example
         if worst.text_not_embedded_share > 0:
             message = (
-                f"{worst.document}: {_pct(worst.text_not_embedded_share)} of its text is never "
+                f"{_pct(worst.text_not_embedded_share)} of its text is never "
                 f"embedded ({_pct(worst.shares.get('truncated', 0.0))} of its {worst.chunks} "
                 f"chunks exceed the {s.lengths.window}-token window)"
             )
@@ -136,7 +136,7 @@ def findings(result: ChunkingResult, settings: ChunkingQualitySettings) -> list[
         else:
             problems = ", ".join(f"{k} {_pct(v)}" for k, v in worst.shares.items())
             message = (
-                f"{worst.document}: {_pct(worst.problem_share)} of its {worst.chunks} chunks "
+                f"{_pct(worst.problem_share)} of its {worst.chunks} chunks "
                 f"are badly cut or hold junk ({problems})"
             )
             kind = "chunking_problem"
@@ -203,7 +203,7 @@ def findings(result: ChunkingResult, settings: ChunkingQualitySettings) -> list[
                     kind="document_changed",
                     severity=Severity.INFO,
                     message=(
-                        f"{change.document} ({change.status}): {change.chunks_before} -> "
+                        f"{change.status}: {change.chunks_before} -> "
                         f"{change.chunks_after} chunks; text never embedded "
                         f"{_pct(change.shares_before.get('text_not_embedded', 0.0))} -> "
                         f"{_pct(change.shares_after.get('text_not_embedded', 0.0))}, "
