@@ -62,23 +62,11 @@ class DocumentTable:
     ids: tuple[str, ...]
     rows: tuple[tuple[int, ...], ...]
 
-    def row(self, document: str) -> dict[str, int] | None:
-        index = self._index().get(document)
-        return None if index is None else dict(zip(self.columns, self.rows[index], strict=True))
-
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
             d: dict(zip(self.columns, r, strict=True))
             for d, r in zip(self.ids, self.rows, strict=True)
         }
-
-    def _index(self) -> dict[str, int]:
-        return _positions(self.ids)
-
-
-@cache
-def _positions(ids: tuple[str, ...]) -> dict[str, int]:
-    return {d: i for i, d in enumerate(ids)}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
