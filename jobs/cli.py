@@ -357,3 +357,7 @@ cli.add_command(cli_alerts.alerts)
 from jobs import cli_grounding  # noqa: E402
 
 cli.add_command(cli_grounding.grounding)
+
+from jobs import cli_baseline  # noqa: E402
+
+cli.add_command(cli_baseline.baseline)

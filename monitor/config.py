@@ -26,6 +26,7 @@ from pydantic import (
 from monitor import validation
 from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
+from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.errors import ConfigError
 from monitor.grounding.settings import GroundingConfig
 
@@ -214,6 +215,7 @@ class Config(_Section):
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    chunking_quality: ChunkingQualitySettings = Field(default_factory=ChunkingQualitySettings)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
