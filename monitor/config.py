@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
@@ -150,6 +157,25 @@ class HistoryConfig(_Section):
     """Where run history lives: any SQLAlchemy URL; default SQLite under ``.ragmon/``."""
 
     url: str | None = None
+    """A relative SQLite path (``sqlite:///state/history.db``) is taken from the config
+    file's directory, like every other relative path."""
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(value).get_dialect()
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"expected a database URL such as 'sqlite:///.ragmon/history.db' or "
+                f"'postgresql+psycopg://ragmon@db-host/ragmon', got {value!r} ({reason})"
+            ) from None
+        return value
 
 
 class SchedulerConfig(_Section):
@@ -196,9 +222,23 @@ class Config(_Section):
 
     @property
     def history_url(self) -> str:
-        if self.history.url:
+        """``history.url`` with a relative SQLite path made absolute from the config's
+        directory, so cron and an interactive shell in another directory share one history."""
+        if not self.history.url:
+            return f"sqlite:///{self.base_dir / '.ragmon' / 'history.db'}"
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.history.url)
+        database = url.database
+        if (
+            url.get_backend_name() != "sqlite"
+            or not database
+            or database == ":memory:"
+            or database.startswith("file:")
+            or Path(database).is_absolute()
+        ):
             return self.history.url
-        return f"sqlite:///{self.base_dir / '.ragmon' / 'history.db'}"
+        return url.set(database=str(self.base_dir / database)).render_as_string(hide_password=False)
 
 
 def load_config(path: Path | str) -> Config:
