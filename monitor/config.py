@@ -47,6 +47,9 @@ class StoreConfig(_Section):
     page_size: int = Field(default=1000, ge=1, le=100_000)
     snapshot: bool = False
     """Audit a copy of an embedded store, so its files stay byte-identical."""
+    timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    """Each call to a Chroma server gives up after this long; a call that times out or
+    loses its connection is tried 3 times in all (with backoff), then the run fails."""
 
     @model_validator(mode="after")
     def _one_location(self) -> StoreConfig:
