@@ -193,3 +193,20 @@ def test_a_history_url_that_is_not_a_database_url_is_exit_2(tmp_path, url):
     _no_traceback(result)
     assert result.exit_code == 2
     assert f"{path}, line 8: key 'history.url': " in result.output
+
+
+@pytest.mark.parametrize("value", ["86400000000000.0", '"99999999999w"', "nan", "inf"])
+def test_a_duration_too_long_or_not_a_number_is_exit_2(tmp_path, value):
+    """Found by the config fuzz test: a huge cooldown overflowed timedelta (a traceback)."""
+    path = _write_config(tmp_path, f"[alerts]\ncooldown = {value}\n")
+    result = _invoke("-c", str(path), "status")
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert f"{path}, line 8: key 'alerts.cooldown': expected a duration" in result.output
+
+
+def test_report_since_too_long_is_exit_2(config_path):
+    result = _invoke("-c", str(config_path), "report", "--since", "99999999999w")
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "Error: --since: expected a duration" in result.output
