@@ -2,56 +2,17 @@
 retries with backoff for the failures that trying again may cure (a timeout, a refused
 or dropped connection), then a `StoreError` saying what did not answer.
 
-chromadb's objects stay in `monitor.stores.chroma`; this module only wraps its calls.
+chromadb's objects stay in `monitor.stores.chroma`; this module only wraps calls.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from monitor.config import StoreConfig
 from monitor.errors import StoreError
 
 T = TypeVar("T")
-
-
-def connect_http(config: StoreConfig, headers: dict[str, str] | None, settings: Any) -> Any:
-    """An HttpClient whose every later request times out after ``store.timeout_seconds``.
-
-    chromadb 1.x builds its httpx client with no timeout and talks to the server while it
-    is constructed, so the construction runs in a daemon thread that is abandoned (to end
-    when the server closes the socket, or with the process) if the server does not answer
-    in time; the timeout is then set on the client's session for every later call.
-    """
-    import chromadb
-    import httpx
-
-    made: dict[str, Any] = {}
-
-    def make() -> None:
-        try:
-            made["client"] = chromadb.HttpClient(
-                host=str(config.host),
-                port=config.port,
-                ssl=config.ssl,
-                headers=headers,
-                settings=settings,
-            )
-        except BaseException as exc:  # handed to the caller's thread
-            made["error"] = exc
-
-    thread = threading.Thread(target=make, name="ragmon-chroma-connect", daemon=True)
-    thread.start()
-    thread.join(config.timeout_seconds)
-    if thread.is_alive():
-        raise TimeoutError(f"no answer within {config.timeout_seconds:g} s")
-    if "error" in made:
-        raise made["error"]
-    client = made["client"]
-    client._server._session.timeout = httpx.Timeout(config.timeout_seconds)
-    return client
 
 
 ATTEMPTS = 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from monitor.config import StoreConfig
 from monitor.errors import CollectionNotFoundError, StoreError
 from monitor.records import Chunk, Neighbour
-from monitor.stores.calls import connect_http, with_retries
+from monitor.stores.calls import with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +50,7 @@ def open_client(config: StoreConfig, *, create: bool = False) -> Any:
     timeout = config.timeout_seconds
 
     def connect() -> Any:
-        return connect_http(config, headers, settings)
+        return _connect_http(config, headers, settings)
 
     try:
         return with_retries(connect, what="connect", where=where, timeout=timeout)
@@ -60,6 +61,47 @@ def open_client(config: StoreConfig, *, create: bool = False) -> Any:
             f"Cannot reach the Chroma server at {where}: {exc}. "
             "Is it running (`chroma run`)? Check store.host and store.port."
         ) from None
+
+
+def _connect_http(config: StoreConfig, headers: dict[str, str] | None, settings: Any) -> Any:
+    """An HttpClient whose every later request times out after ``store.timeout_seconds``.
+
+    chromadb 1.x builds its httpx client with no timeout and talks to the server while it
+    is constructed, so the construction runs in a daemon thread that is abandoned (to end
+    when the server closes the socket, or with the process) if the server does not answer
+    in time; the timeout is then set on the client's session for every later call.
+    """
+    import chromadb
+    import httpx
+
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = chromadb.HttpClient(
+                host=str(config.host),
+                port=config.port,
+                ssl=config.ssl,
+                headers=headers,
+                settings=settings,
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, name="ragmon-chroma-connect", daemon=True)
+    thread.start()
+    thread.join(config.timeout_seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {config.timeout_seconds:g} s")
+    if "error" in made:
+        raise made["error"]
+    client = made["client"]
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(config.timeout_seconds)
+    else:  # a chromadb whose internals moved: still works, only without the timeout
+        log.warning("cannot set store.timeout_seconds on this chromadb's HTTP client")
+    return client
 
 
 def describe(config: StoreConfig) -> str:
