@@ -70,6 +70,8 @@ def cli(
             file_handler = logging.FileHandler(log_file, encoding="utf-8")
         except OSError as exc:
             reason = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a part of its directory is a file, not a directory"
             raise CliError(
                 f"--log-file {log_file}: cannot open it for appending ({reason})", EXIT_USAGE
             ) from None

@@ -194,6 +194,18 @@ def test_a_malformed_url_in_the_file_is_refused_at_load(tmp_path, key, line):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "value", ["https://reports.example.com/ragmon/", "file:///srv/report/index.html", "r/i.html"]
+)
+def test_a_report_url_or_path_is_accepted(tmp_path, value):
+    (tmp_path / "docs").mkdir()
+    path = tmp_path / "ragmon.toml"
+    path.write_text(
+        f'[store]\npath = "c"\n[sources]\nroot = "docs"\n[alerts]\nreport_url = "{value}"\n'
+    )
+    assert CliRunner().invoke(cli, ["-c", str(path), "status"]).exit_code == 0
+
+
 def test_an_email_host_that_is_a_url_is_refused_at_load(tmp_path):
     (tmp_path / "docs").mkdir()
     path = tmp_path / "ragmon.toml"

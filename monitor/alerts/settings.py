@@ -351,7 +351,7 @@ def _url_problem(url: str) -> str | None:
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError as exc:
         return f"{url!r} does not parse ({exc})"
-    if not parts.scheme or not parts.hostname:
+    if not parts.scheme or (not parts.hostname and parts.scheme != "file"):
         return f"{url!r} names no host"
     return None
 
