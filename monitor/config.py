@@ -171,7 +171,10 @@ class HistoryConfig(_Section):
         from sqlalchemy.engine import make_url
 
         try:
-            make_url(value).get_dialect()
+            url = make_url(value)
+            url.get_dialect()
+            if url.get_backend_name() == "sqlite" and (url.host or url.port or url.username):
+                raise ValueError("a SQLite URL names a file, not a host")
         except Exception as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(

@@ -185,7 +185,8 @@ def test_serve_on_an_impossible_port_is_exit_2(config_path, port):
 
 
 @pytest.mark.parametrize(
-    "url", ["notaurl", "sqlite", "nosuchdb://host/x", "postgresql://host:port/x"]
+    "url",
+    ["notaurl", "sqlite", "nosuchdb://host/x", "postgresql://host:port/x", "sqlite://0//h.db"],
 )
 def test_a_history_url_that_is_not_a_database_url_is_exit_2(tmp_path, url):
     path = _write_config(tmp_path, f'[history]\nurl = "{url}"\n')
@@ -210,3 +211,13 @@ def test_report_since_too_long_is_exit_2(config_path):
     _no_traceback(result)
     assert result.exit_code == 2
     assert "Error: --since: expected a duration" in result.output
+
+
+@pytest.mark.parametrize("kind", ["[]", "{}", "1", '["webhook"]'])
+def test_a_channel_kind_that_is_not_a_string_is_exit_2(tmp_path, kind):
+    """Found by the config fuzz test: `kind = []` raised TypeError (unhashable list)."""
+    path = _write_config(tmp_path, f"[alerts.channels.hook]\nkind = {kind}\n")
+    result = _invoke("-c", str(path), "status")
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "key 'alerts.channels': channel 'hook': key 'kind': expected one of: " in result.output

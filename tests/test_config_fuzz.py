@@ -79,6 +79,14 @@ scalars = st.one_of(
     st.times(),
 )
 keys = st.one_of(st.sampled_from(KEY_NAMES), st.text(min_size=1, max_size=8))
+plausible = st.one_of(
+    st.integers(min_value=-2, max_value=100_000),
+    st.floats(min_value=-1, max_value=2),
+    st.booleans(),
+    st.sampled_from(WORDS),
+    st.lists(st.sampled_from(WORDS), max_size=3),
+)
+"""Values of the types the known keys take, so that more files get past the first check."""
 values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
@@ -102,22 +110,23 @@ def config_documents(draw: st.DrawFn) -> dict[str, Any]:
         table = doc.setdefault(section, {})
         if not isinstance(table, dict):
             continue
-        names = st.one_of(st.sampled_from(_keys(model)), keys)
-        for key in draw(st.lists(names, min_size=1, max_size=4, unique=True)):
-            table[key] = draw(values)
+        known = st.sampled_from(_keys(model))
+        for key in draw(st.lists(st.one_of(known, keys), min_size=1, max_size=4, unique=True)):
+            table[key] = draw(st.one_of(plausible, values))
         if section == "alerts" and draw(st.booleans()):
             kind = draw(st.sampled_from([*CHANNEL_KINDS, "pager"]))
-            channel = {"kind": kind, **draw(st.dictionaries(keys, values, max_size=4))}
+            names = st.sampled_from(_keys(CHANNEL_KINDS.get(kind, CHANNEL_KINDS["email"])))
+            fields = st.dictionaries(st.one_of(names, keys), st.one_of(plausible, values))
+            channel = {"kind": kind, **draw(fields)}
             table["channels"] = {draw(st.sampled_from(["hook", "mail", "bad name"])): channel}
         if section == "alerts" and draw(st.booleans()):
-            table["rules"] = draw(st.lists(st.dictionaries(keys, values, max_size=4), max_size=2))
+            names = st.sampled_from(_keys(RuleSettings))
+            rule = st.dictionaries(st.one_of(names, keys), st.one_of(plausible, values), max_size=5)
+            table["rules"] = draw(st.lists(rule, max_size=2))
     if draw(st.booleans()):
         job = draw(st.sampled_from(["freshness", "report", "alerts", "nosuchjob"]))
-        doc["jobs"] = {
-            job: draw(
-                st.dictionaries(st.sampled_from(["schedule", "enabled", "x"]), values, max_size=2)
-            )
-        }
+        fields = st.sampled_from(["schedule", "enabled", "x"])
+        doc["jobs"] = {job: draw(st.dictionaries(fields, st.one_of(plausible, values), max_size=2))}
     return doc
 
 

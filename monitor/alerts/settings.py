@@ -334,7 +334,7 @@ class AlertsSettings(_Section):
             if not isinstance(raw, dict):
                 raise ValueError(f"channel {name!r}: expected a table, got {raw!r}")
             kind = raw.get("kind")
-            if kind not in CHANNEL_KINDS:
+            if not isinstance(kind, str) or kind not in CHANNEL_KINDS:
                 expected = f"expected one of: {', '.join(CHANNEL_KINDS)}"
                 raise ValueError(
                     f"channel {name!r}: key 'kind' is required but missing ({expected})"
