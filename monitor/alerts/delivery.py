@@ -67,8 +67,6 @@ def send_with_retry(
         RetryCallState,
         Retrying,
         retry_if_exception,
-        stop_after_attempt,
-        stop_any,
         wait_exponential,
     )
 
@@ -76,9 +74,11 @@ def send_with_retry(
     budget = retry.budget.total_seconds()
     started = clock()
 
-    def budget_spent(state: RetryCallState) -> bool:
-        # Stop before a backoff that would end past the budget (tenacity's
+    def stop(state: RetryCallState) -> bool:
+        # Out of attempts, or a backoff that would end past the budget (tenacity's
         # stop_before_delay, but on our clock rather than its own).
+        if state.attempt_number >= retry.max_attempts:
+            return True
         return clock() - started + (state.upcoming_sleep or 0.0) >= budget
 
     def once() -> None:
@@ -104,7 +104,7 @@ def send_with_retry(
 
     initial = retry.initial_backoff.total_seconds()
     retrying = Retrying(
-        stop=stop_any(stop_after_attempt(retry.max_attempts), budget_spent),
+        stop=stop,
         wait=wait_exponential(
             multiplier=initial, min=initial, max=retry.max_backoff.total_seconds()
         ),
