@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from monitor.config import Config, config_from_dict
 from monitor.history import HistoryStore
@@ -48,13 +48,20 @@ class VirtualClock:
             self.now += seconds
 
 
-def alert_config(tmp_path: Path, *, jobs: dict[str, Any] | None = None, **alerts: Any) -> Config:
-    """A config with an [alerts] section; store and sources exist but are never read."""
+def alert_config(
+    tmp_path: Path,
+    *,
+    jobs: dict[str, Any] | None = None,
+    history_url: str | None = None,
+    **alerts: Any,
+) -> Config:
+    """A config with an [alerts] section; store and sources exist but are never read.
+    The history is a SQLite file in ``tmp_path`` unless ``history_url`` names another."""
     (tmp_path / "docs").mkdir(exist_ok=True)
     data: dict[str, Any] = {
         "store": {"path": str(tmp_path / "chroma"), "collection": "docs"},
         "sources": {"root": str(tmp_path / "docs")},
-        "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+        "history": {"url": history_url or f"sqlite:///{tmp_path / 'history.db'}"},
         "alerts": {"retry": FAST_RETRY, **alerts},
         "jobs": jobs or {},
     }
@@ -108,10 +115,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def every_row(history: HistoryStore) -> str:
     """Every row of every table of the history database, as one string."""
     out = []
+    tables = inspect(history.engine).get_table_names()
     with history.engine.connect() as conn:
-        tables = [
-            r[0] for r in conn.execute(text("select name from sqlite_master where type = 'table'"))
-        ]
         for table in tables:
             for row in conn.execute(text(f'select * from "{table}"')):
                 out.append(f"{table}: {tuple(row)!r}")
