@@ -233,3 +233,21 @@ def test_status_shows_who_holds_a_lock(history, tmp_path):
 
 def _an_hour_ago() -> datetime:
     return datetime.now(UTC) - timedelta(hours=1)
+
+
+def test_a_run_killed_before_its_lease_named_it_is_still_recorded_interrupted(history):
+    """Killed between writing its run row and noting the run on its lease (the window the
+    SIGKILL loop in test_sigkill.py found): the successor still closes that run."""
+    clock = ManualClock()
+    locks = JobLocks(history.engine, ttl=timedelta(minutes=10), clock=clock)
+    earlier = history.start_run("freshness")
+    history.fail_run(earlier, "an old failure")
+    lease = locks.acquire("freshness").lease
+    orphan = history.start_run("freshness")  # ... and the process died here
+    clock.advance(timedelta(hours=1))
+    taken = locks.acquire("freshness")
+    assert taken.replaced == lease and lease.run_id is None
+    by_id = {r.id: r for r in history.runs("freshness")}
+    assert by_id[orphan].status is RunStatus.INTERRUPTED
+    assert "stopped renewing the job's lock" in by_id[orphan].error
+    assert by_id[earlier].status is RunStatus.FAILED  # not a run of that lease

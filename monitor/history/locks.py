@@ -138,14 +138,24 @@ class JobLocks:
                 )
                 if won.rowcount != 1:
                     return False
+                reason = (
+                    f"interrupted: its process ({current.holder}) stopped renewing the "
+                    f"job's lock, which expired at {current.expires_at:%Y-%m-%d %H:%M:%S} "
+                    "UTC (killed?)"
+                )
                 if current.run_id is not None:
-                    _interrupt_run(
-                        conn,
-                        current.run_id,
-                        now,
-                        f"interrupted: its process ({current.holder}) stopped renewing the "
-                        f"job's lock, which expired at {current.expires_at:%Y-%m-%d %H:%M:%S} "
-                        "UTC (killed?)",
+                    _interrupt_run(conn, current.run_id, now, reason)
+                else:
+                    # Killed between starting its run and noting it on the lease: the
+                    # run is the job's one still running that started under this lease.
+                    conn.execute(
+                        update(RunRow)
+                        .where(
+                            RunRow.job == current.job,
+                            RunRow.status == RunStatus.RUNNING,
+                            RunRow.started_at >= current.acquired_at,
+                        )
+                        .values(status=RunStatus.INTERRUPTED, finished_at=now, error=reason)
                     )
                 return True
         except SQLAlchemyError as exc:
