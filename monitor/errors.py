@@ -138,6 +138,20 @@ class JobLockedError(MonitorError):
         )
 
 
+class SlotServedError(MonitorError):
+    """A scheduled slot that a run started at or after it already served (another
+    scheduler on the same history, or a `ragmon run`); this run did not start."""
+
+    def __init__(self, job: str, slot: datetime, run_id: int, started_at: datetime):
+        self.job = job
+        self.slot = slot
+        self.run_id = run_id
+        super().__init__(
+            f"{job}: the {slot:%Y-%m-%d %H:%M:%S} UTC slot was already served by run "
+            f"{run_id} (started {started_at:%H:%M:%S} UTC); this run was skipped."
+        )
+
+
 class DeliveryError(MonitorError):
     """An alert channel could not deliver a notification.
 

@@ -80,8 +80,9 @@ class World:
         return HistoryStore.open(self.history_url)
 
 
-def build_world(root: Path) -> World:
-    """Docs and a collection whose chunks are exactly their paragraphs (all fresh)."""
+def build_world(root: Path, *, history_url: str | None = None) -> World:
+    """Docs and a collection whose chunks are exactly their paragraphs (all fresh); the
+    history in a SQLite file under ``root`` unless ``history_url`` names another."""
     docs = root / "docs"
     ids, texts, metadatas = [], [], []
     for rel, paragraphs in DOCS.items():
@@ -102,7 +103,7 @@ def build_world(root: Path) -> World:
         root=root,
         docs=docs,
         store=root / "chroma",
-        history_url=f"sqlite:///{root / 'history.db'}",
+        history_url=history_url or f"sqlite:///{root / 'history.db'}",
     )
 
 
