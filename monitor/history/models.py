@@ -242,6 +242,9 @@ class ResponseChunkRow(Base):
     lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The chunk's `ChunkLineageRow` (class, source, versions) when the response came in."""
 
+    # One B-tree keyed by (rid, position) instead of a rowid table plus an index.
+    __table_args__ = {"sqlite_with_rowid": False}
+
 
 class ChunkLineageRow(Base):
     """What one freshness run knew of one retrieved chunk; shared by the response chunks
@@ -272,6 +275,8 @@ class RetrievalCountRow(Base):
     chunk_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     source_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     retrievals: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class LogOffsetRow(Base):

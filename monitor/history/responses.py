@@ -31,7 +31,8 @@ from monitor.logs.values import epoch_us
 from monitor.records import ChunkLineage, ResponseRecord
 
 DAY_US = 86_400_000_000
-_IN_BATCH = 500
+_IN_BATCH = 5000
+"""Ids per ``IN (...)`` (SQLite allows 32766 parameters since 3.32)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -100,17 +101,22 @@ def write_batch(
     offset: FileState | None,
     pending: bytes | bool | None,
     now_us: int,
+    lineage_rows: dict[str, int] | None = None,
 ) -> Written:
     """Store one batch and the read position after it, in one transaction.
 
     ``pending`` is the trace adapter's waiting spans, or False to leave them as stored.
     Responses whose id is already stored are skipped (ingestion is idempotent on ids).
+    ``lineage_rows`` caches lineage row ids between the batches of one run (one freshness
+    run): pass the same dict to every batch.
     """
+    cache = lineage_rows if lineage_rows is not None else {}
     with history.engine.begin() as conn:
         fresh = _new_responses(conn, located)
         refs = unknown = 0
         if fresh:
-            lineage_ids = _lineage_ids(conn, fresh, lineage)
+            lineage_ids = _lineage_ids(conn, fresh, lineage, cache)
+            unknown_ids = {i for i, li in lineage.items() if li.chunk_class == "unknown_chunk"}
             first = (
                 int(
                     conn.exec_driver_sql("SELECT coalesce(max(rid), 0) FROM responses").scalar_one()
@@ -139,15 +145,21 @@ def write_batch(
                     )
                 )
                 for position, c in enumerate(r.chunks):
-                    lid = lineage_ids.get(c.id) if c.id is not None else None
-                    chunk_rows.append((rid, position, c.id, c.score, c.score_kind, c.text, lid))
+                    cid = c.id
+                    if cid is None or cid in unknown_ids:
+                        unknown += 1
+                    chunk_rows.append(
+                        (
+                            rid,
+                            position,
+                            cid,
+                            c.score,
+                            c.score_kind,
+                            c.text,
+                            lineage_ids.get(cid) if cid else None,
+                        )
+                    )
             refs = len(chunk_rows)
-            unknown = sum(
-                1
-                for item in fresh
-                for c in item.record.chunks
-                if c.id is None or lineage[c.id].chunk_class == "unknown_chunk"
-            )
             conn.exec_driver_sql(
                 f"INSERT INTO responses (rid, id, at_us, query, answer, context, grounding, "
                 f"feedback, labels, format, file, line, ingested_us) VALUES ({_marks(conn, 13)})",
@@ -192,14 +204,18 @@ def _new_responses(conn: Connection, located: Sequence[Located]) -> list[Located
 
 
 def _lineage_ids(
-    conn: Connection, fresh: Sequence[Located], lineage: Mapping[str, ChunkLineage]
+    conn: Connection,
+    fresh: Sequence[Located],
+    lineage: Mapping[str, ChunkLineage],
+    ids: dict[str, int],
 ) -> dict[str, int]:
     """Row ids of the lineage of every chunk id in ``fresh``, inserting the missing ones."""
-    wanted = {c.id for item in fresh for c in item.record.chunks if c.id is not None}
+    wanted = {
+        c.id for item in fresh for c in item.record.chunks if c.id is not None and c.id not in ids
+    }
     if not wanted:
-        return {}
+        return ids
     run = next(iter(lineage[i] for i in wanted)).freshness_run
-    ids: dict[str, int] = {}
     table = ChunkLineageRow.__table__
     run_clause = table.c.freshness_run.is_(None) if run is None else table.c.freshness_run == run
     listing = list(wanted)

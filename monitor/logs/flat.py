@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,32 +23,44 @@ from monitor.logs.settings import FieldMapping
 from monitor.logs.values import loads, parse_score, parse_time, text_or_none
 from monitor.records import ResponseRecord, RetrievedChunk, ScoreKind
 
-Getter = Callable[[Any], Any]
-_MISSING = object()
+Path = str | tuple[str, ...]
+"""A top-level key, or the parts of a dotted path."""
+_INF = (math.inf, -math.inf)
 
 
-def _getter(path: str, *, flat: bool) -> Getter | None:
-    """A function reading ``path`` from a parsed record; None for an unmapped field."""
+def _path(path: str, *, flat: bool) -> Path | None:
     if not path:
         return None
-    parts = [path] if flat else path.split(".")
-    if len(parts) == 1:
-        key = parts[0]
-        return lambda obj: obj.get(key, _MISSING) if isinstance(obj, dict) else _MISSING
+    parts = tuple(path.split("."))
+    return path if flat or len(parts) == 1 else parts
 
-    def get(obj: Any) -> Any:
-        for part in parts:
-            if isinstance(obj, dict):
-                obj = obj.get(part, _MISSING)
-            elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
-                obj = obj[int(part)]
-            else:
-                return _MISSING
-            if obj is _MISSING:
-                return obj
-        return obj
 
-    return get
+def _get(obj: Any, path: Path | None) -> Any:
+    """The value at ``path``; None when any step is missing (JSON null counts as missing)."""
+    if path is None:
+        return None
+    if path.__class__ is str:
+        return obj.get(path) if obj.__class__ is dict else None
+    for part in path:
+        if obj.__class__ is dict:
+            obj = obj.get(part)
+        elif obj.__class__ is list and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return None
+        if obj is None:
+            return None
+    return obj
+
+
+def _score(value: Any, key: str, bounds: tuple[float, float] | None) -> float | None:
+    if value.__class__ is float:  # the common case, checked inline
+        if value != value or value in _INF:
+            raise LogLineError("bad_score", f"{key}: {value!r} is not a finite number")
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise LogLineError("bad_score", f"{key}: {value} is outside [{bounds[0]}, {bounds[1]}]")
+        return value
+    return parse_score(value, key, bounds)
 
 
 class FlatLog:
@@ -63,23 +75,23 @@ class FlatLog:
         self._grounding_range = mapping.grounding_range
         flat = csv_format
         m = mapping
-        self._id = _getter(m.id, flat=flat)
-        self._time = _getter(m.time, flat=flat)
-        self._query = _getter(m.query, flat=flat)
-        self._answer = _getter(m.answer, flat=flat)
-        self._chunks = None if m.chunk_ids else _getter(m.chunks, flat=flat)
-        self._chunk_id = _getter(m.chunk_id, flat=False)
-        self._chunk_score = _getter(m.chunk_score, flat=False)
-        self._chunk_text = _getter(m.chunk_text, flat=False)
-        self._chunk_ids = _getter(m.chunk_ids, flat=flat)
-        self._chunk_scores = _getter(m.chunk_scores, flat=flat)
-        self._context = _getter(m.context, flat=flat)
-        self._grounding = _getter(m.grounding, flat=flat)
-        self._feedback = _getter(m.feedback, flat=flat)
-        self._labels = [(p, g) for p in m.labels if (g := _getter(p, flat=flat)) is not None]
+        self._id = _path(m.id, flat=flat)
+        self._time = _path(m.time, flat=flat)
+        self._query = _path(m.query, flat=flat)
+        self._answer = _path(m.answer, flat=flat)
+        self._chunks = None if m.chunk_ids else _path(m.chunks, flat=flat)
+        self._chunk_id = _path(m.chunk_id, flat=False)
+        self._chunk_score = _path(m.chunk_score, flat=False)
+        self._chunk_text = _path(m.chunk_text, flat=False)
+        self._chunk_ids = _path(m.chunk_ids, flat=flat)
+        self._chunk_scores = _path(m.chunk_scores, flat=flat)
+        self._context = _path(m.context, flat=flat)
+        self._grounding = _path(m.grounding, flat=flat)
+        self._feedback = _path(m.feedback, flat=flat)
+        self._labels = [(p, _path(p, flat=flat)) for p in m.labels if p]
         mapped = [m.id, m.time, m.query, m.answer, m.context, m.grounding, m.feedback, *m.labels]
         mapped += [m.chunk_ids, m.chunk_scores] if m.chunk_ids else [m.chunks]
-        self._mapped_tops = {p.split(".")[0] if not flat else p for p in mapped if p}
+        self._mapped_tops = frozenset(p.split(".")[0] if not flat else p for p in mapped if p)
         self._keep_others = m.other_fields_as_labels
 
     @property
@@ -123,51 +135,45 @@ class FlatLog:
     def record(self, obj: dict[str, Any]) -> ResponseRecord:
         """The response held by one parsed line (a JSON object, or a CSV row by column)."""
         m = self.mapping
-        rid = self._required(obj, self._id, m.id)
-        if isinstance(rid, bool) or not isinstance(rid, str | int):
-            raise LogLineError("wrong_type", f"{m.id}: expected text, got {type(rid).__name__}")
-        when = parse_time(self._required(obj, self._time, m.time), m.time)
+        rid = _get(obj, self._id)
+        if rid is None or rid == "":
+            raise LogLineError("missing_field", f"{m.id or '(unmapped id)'} is missing")
+        if rid.__class__ is not str:
+            if isinstance(rid, bool) or not isinstance(rid, int):
+                raise LogLineError("wrong_type", f"{m.id}: expected text, got {type(rid).__name__}")
+            rid = str(rid)
+        moment = _get(obj, self._time)
+        if moment is None or moment == "":
+            raise LogLineError("missing_field", f"{m.time or '(unmapped time)'} is missing")
+        when = parse_time(moment, m.time)
+        query = _get(obj, self._query)
+        if query is not None and query.__class__ is not str:
+            query = text_or_none(query, m.query)
+        answer = _get(obj, self._answer)
+        if answer is not None and answer.__class__ is not str:
+            answer = text_or_none(answer, m.answer)
+        context = _get(obj, self._context)
+        if context is not None and context.__class__ is not str:
+            context = text_or_none(context, m.context)
+        grounding = _get(obj, self._grounding)
+        if grounding is not None:
+            grounding = _score(grounding, m.grounding, m.grounding_range)
+        feedback = _get(obj, self._feedback)
+        if feedback is not None and feedback.__class__ is not str:
+            feedback = self._feedback_text(feedback)
         return ResponseRecord(
-            id=str(rid),
+            id=rid,
             time=when,
-            query=self._text(obj, self._query, m.query),
-            answer=self._text(obj, self._answer, m.answer),
+            query=query,
+            answer=answer,
             chunks=self._retrieved(obj),
-            context=self._text(obj, self._context, m.context),
-            grounding=self._score(obj, self._grounding, m.grounding, self._grounding_range),
-            feedback=self._feedback_of(obj),
+            context=context,
+            grounding=grounding,
+            feedback=feedback,
             labels=self._label_map(obj),
         )
 
-    @staticmethod
-    def _required(obj: Any, get: Getter | None, key: str) -> Any:
-        value = get(obj) if get is not None else _MISSING
-        if value is _MISSING or value is None or value == "":
-            raise LogLineError("missing_field", f"{key or '(unmapped)'} is missing")
-        return value
-
-    @staticmethod
-    def _text(obj: Any, get: Getter | None, key: str) -> str | None:
-        if get is None:
-            return None
-        value = get(obj)
-        return None if value is _MISSING else text_or_none(value, key)
-
-    @staticmethod
-    def _score(
-        obj: Any, get: Getter | None, key: str, bounds: tuple[float, float] | None
-    ) -> float | None:
-        if get is None:
-            return None
-        value = get(obj)
-        return None if value is _MISSING else parse_score(value, key, bounds)
-
-    def _feedback_of(self, obj: Any) -> str | None:
-        if self._feedback is None:
-            return None
-        value = self._feedback(obj)
-        if value is _MISSING or value is None:
-            return None
+    def _feedback_text(self, value: Any) -> str | None:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, float) and not math.isfinite(value):
@@ -178,10 +184,8 @@ class FlatLog:
         m = self.mapping
         kind, bounds = self._kind, self._range
         if self._chunk_ids is not None:
-            ids = self._list(self._chunk_ids(obj), m.chunk_ids)
-            scores = (
-                self._list(self._chunk_scores(obj), m.chunk_scores) if self._chunk_scores else []
-            )
+            ids = self._list(_get(obj, self._chunk_ids), m.chunk_ids)
+            scores = self._list(_get(obj, self._chunk_scores), m.chunk_scores)
             if scores and len(scores) != len(ids):
                 raise LogLineError(
                     "wrong_type", f"{m.chunk_scores}: {len(scores)} scores for {len(ids)} ids"
@@ -190,38 +194,44 @@ class FlatLog:
             for i, cid in enumerate(ids):
                 if not isinstance(cid, str | int) or isinstance(cid, bool):
                     raise LogLineError("wrong_type", f"{m.chunk_ids}[{i}]: expected an id")
-                score = parse_score(scores[i], f"{m.chunk_scores}[{i}]", bounds) if scores else None
+                score = _score(scores[i], f"{m.chunk_scores}[{i}]", bounds) if scores else None
                 out.append(RetrievedChunk(str(cid), score, kind if score is not None else None))
             return tuple(out)
-        if self._chunks is None:
-            return ()
-        items = self._list(self._chunks(obj), m.chunks)
-        get_id, get_score, get_text = self._chunk_id, self._chunk_score, self._chunk_text
+        items = self._list(_get(obj, self._chunks), m.chunks)
+        id_path, score_path, text_path = self._chunk_id, self._chunk_score, self._chunk_text
         out = []
         for i, item in enumerate(items):
-            if isinstance(item, str):
+            if item.__class__ is str:
                 out.append(RetrievedChunk(item))
                 continue
-            if not isinstance(item, dict):
+            if item.__class__ is not dict:
                 raise LogLineError("wrong_type", f"{m.chunks}[{i}]: expected an object or an id")
-            cid = get_id(item) if get_id is not None else _MISSING
-            if cid is _MISSING or cid is None or isinstance(cid, bool | dict | list):
-                raise LogLineError("missing_field", f"{m.chunks}[{i}].{m.chunk_id} is missing")
-            raw = get_score(item) if get_score is not None else _MISSING
-            score = None if raw is _MISSING else parse_score(raw, f"{m.chunks}[{i}].score", bounds)
-            text = get_text(item) if get_text is not None else _MISSING
+            cid = item.get(id_path) if id_path.__class__ is str else _get(item, id_path)
+            if cid.__class__ is not str:
+                if cid is None or isinstance(cid, bool) or not isinstance(cid, int | float):
+                    raise LogLineError(
+                        "missing_field" if cid is None else "wrong_type",
+                        f"{m.chunks}[{i}].{m.chunk_id}: expected an id",
+                    )
+                cid = str(cid)
+            score = item.get(score_path) if score_path.__class__ is str else _get(item, score_path)
+            if score is not None:
+                score = _score(score, f"{m.chunks}[{i}].{m.chunk_score}", bounds)
+            text = item.get(text_path) if text_path.__class__ is str else _get(item, text_path)
             out.append(
                 RetrievedChunk(
-                    str(cid),
+                    cid,
                     score,
                     kind if score is not None else None,
-                    text if isinstance(text, str) else None,
+                    text if text.__class__ is str else None,
                 )
             )
         return tuple(out)
 
     def _list(self, value: Any, key: str) -> list[Any]:
-        if value is _MISSING or value is None or value == "":
+        if value.__class__ is list:
+            return value
+        if value is None or value == "":
             return []
         if isinstance(value, str):  # a CSV cell
             text = value.strip()
@@ -238,15 +248,16 @@ class FlatLog:
 
     def _label_map(self, obj: dict[str, Any]) -> dict[str, str]:
         labels: dict[str, str] = {}
-        for path, get in self._labels:
-            value = get(obj)
-            if value is not _MISSING and value is not None:
-                labels[path] = value if isinstance(value, str) else orjson.dumps(value).decode()
+        for name, path in self._labels:
+            value = _get(obj, path)
+            if value is not None:
+                labels[name] = value if value.__class__ is str else orjson.dumps(value).decode()
         if self._keep_others:
+            mapped = self._mapped_tops
             for key, value in obj.items():
-                if key in self._mapped_tops or key in labels:
+                if key in mapped or key in labels or value is None:
                     continue
-                if isinstance(value, str):
+                if value.__class__ is str:
                     labels[key] = value
                 elif isinstance(value, int | float | bool):
                     labels[key] = orjson.dumps(value).decode()

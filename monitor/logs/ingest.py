@@ -102,6 +102,7 @@ def ingest_logs(
     stored_pending = load_pending(history, reader.format)
     reader.restore(stored_pending)
     saved = [stored_pending]
+    lineage_rows: dict[str, int] = {}
 
     def store(located: list[Located], bad: list[Rejected], offset: FileState | None) -> None:
         pending = reader.pending()
@@ -120,6 +121,7 @@ def ingest_logs(
             offset=offset,
             pending=changed,
             now_us=epoch_us(now()),
+            lineage_rows=lineage_rows,
         )
         saved[0] = pending
         report.add(written)

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("score_kind", sa.String(10), nullable=True),
         sa.Column("text", sa.Text, nullable=True),
         sa.Column("lineage_id", sa.Integer, nullable=True),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "chunk_lineage",
@@ -69,6 +70,7 @@ def upgrade() -> None:
         sa.Column("chunk_id", sa.String(255), primary_key=True),
         sa.Column("source_id", sa.Text, nullable=True),
         sa.Column("retrievals", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "log_offsets",
