@@ -32,10 +32,34 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 sys.path.insert(0, str(ROOT))
 
-WORDS = (
-    "robot gripper firmware update warranty cabinet badge visitor shift inspection cable "
-    "guide emergency stop order delivery week intranet form pad line lead self test"
-).split()
+WORDS = tuple(
+    [
+        "robot",
+        "gripper",
+        "firmware",
+        "update",
+        "warranty",
+        "cabinet",
+        "badge",
+        "visitor",
+        "shift",
+        "inspection",
+        "cable",
+        "guide",
+        "emergency",
+        "stop",
+        "order",
+        "delivery",
+        "week",
+        "intranet",
+        "form",
+        "pad",
+        "line",
+        "lead",
+        "self",
+        "test",
+    ]
+)
 
 
 def make_flat(path: Path, records: int, chunk_pool: int) -> None:
@@ -105,7 +129,9 @@ def make_otlp(path: Path, traces: int, chunk_pool: int, per_line: int = 4) -> No
                 ]
             answer = " ".join(rng.choices(WORDS, k=24))
 
-            def span(sid: str, parent: str, name: str, offset: int, attrs: list) -> dict:
+            def span(
+                sid: str, parent: str, name: str, offset: int, attrs: list, trace=trace, t0=t0
+            ) -> dict:
                 return {
                     "traceId": trace,
                     "spanId": sid,
@@ -149,8 +175,10 @@ def make_otlp(path: Path, traces: int, chunk_pool: int, per_line: int = 4) -> No
                         {
                             "resource": {"attributes": resource_attrs},
                             "scopeSpans": [
-                                {"scope": {"name": "openinference.instrumentation.langchain"},
-                                 "spans": spans}
+                                {
+                                    "scope": {"name": "openinference.instrumentation.langchain"},
+                                    "spans": spans,
+                                }
                             ],
                         }
                     ]
@@ -226,7 +254,8 @@ def run(label: str, fmt: str, file: Path, unit: str, count: int) -> None:
     print(
         f"{label}: {count:,} {unit} in {size / 2**20:,.0f} MB\n"
         f"  raw parse (orjson, same reader): {parse['lines'] / parse['seconds']:>12,.0f} lines/s"
-        f"  ({size / 2**20 / parse['seconds']:,.0f} MB/s), peak RSS {parse['peak_rss_mb']:,.0f} MB\n"
+        f"  ({size / 2**20 / parse['seconds']:,.0f} MB/s),"
+        f" peak RSS {parse['peak_rss_mb']:,.0f} MB\n"
         f"  ingest into SQLite:              {rate:>12,.0f} {unit}/s"
         f"  ({first['seconds']:.1f} s, {first['responses']:,} stored, {first['rejects']} rejected),"
         f" peak RSS {first['peak_rss_mb']:,.0f} MB, database {db_mb:,.0f} MB\n"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dashboards.model import AlertView, JobHealth, ReportData
 from monitor.history import HistoryStore
 from monitor.history.queries import jobs_seen, latest_details, points_since, runs_since
+from monitor.history.responses import fill_retrievals
+from monitor.logs.values import epoch_us
+
+RETRIEVAL_WINDOW = timedelta(days=7)
+"""Retrievals shown in the report's fix queue cover this window."""
 
 
 def load_report_data(
@@ -25,6 +30,12 @@ def load_report_data(
         found = latest_details(history, job)
         if found is not None:
             details[job] = found
+    if "freshness" in details and isinstance(details["freshness"][1], dict):
+        run, latest = details["freshness"]
+        queue = fill_retrievals(
+            history, latest.get("fix_queue", []), since_us=epoch_us(now - RETRIEVAL_WINDOW)
+        )
+        details["freshness"] = (run, {**latest, "fix_queue": queue})
     return ReportData(
         title=title,
         generated_at=now,

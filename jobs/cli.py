@@ -256,13 +256,14 @@ def fix_queue(settings: Settings, fmt: str) -> None:
     Example:
       ragmon fix-queue --format csv > fix-queue.csv
     """
-    from jobs.setup import last_details
+    from jobs.setup import last_details, queue_with_retrievals
     from jobs.ui import render_fix_queue
 
-    details = last_details(settings.history(), "freshness")
+    history = settings.history()
+    details = last_details(history, "freshness")
     if details is None:
         raise CliError("No completed freshness run yet. Run: ragmon run freshness", EXIT_USAGE)
-    render_fix_queue(details.get("fix_queue", []), fmt)
+    render_fix_queue(queue_with_retrievals(history, details, settings.config()), fmt)
 
 
 @cli.command()
@@ -327,3 +328,6 @@ cli.add_command(cli_schedule.schedule)
 from jobs import cli_alerts  # noqa: E402
 
 cli.add_command(cli_alerts.alerts)
+from jobs import cli_logs  # noqa: E402
+
+cli.add_command(cli_logs.trace)

@@ -127,3 +127,16 @@ def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
     """The machine-readable result of the last completed run of ``job``."""
     run = history.last_success(job)
     return history.details(run.id) if run is not None else None
+
+
+def queue_with_retrievals(
+    history: HistoryStore, details: dict[str, Any], config: Config
+) -> list[dict[str, Any]]:
+    """The stored fix queue with retrievals over the last ``[logs] window_days`` filled in."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.history.responses import fill_retrievals
+    from monitor.logs.values import epoch_us
+
+    since = datetime.now(UTC) - timedelta(days=config.logs.window_days)
+    return fill_retrievals(history, details.get("fix_queue", []), since_us=epoch_us(since))

@@ -243,7 +243,7 @@ class ResponseChunkRow(Base):
     """The chunk's `ChunkLineageRow` (class, source, versions) when the response came in."""
 
     # One B-tree keyed by (rid, position) instead of a rowid table plus an index.
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class ChunkLineageRow(Base):
@@ -276,7 +276,7 @@ class RetrievalCountRow(Base):
     source_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     retrievals: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class LogOffsetRow(Base):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -423,3 +424,24 @@ def reject_counts(history: HistoryStore) -> Counter[str]:
 def response_count(history: HistoryStore) -> int:
     with history.session() as session:
         return int(session.scalar(select(func.count(ResponseRow.rid))) or 0)
+
+
+def fill_retrievals(
+    history: HistoryStore, queue: Sequence[Mapping[str, Any]], *, since_us: int
+) -> list[dict[str, Any]]:
+    """The fix queue (as stored by the freshness job) with each document's retrievals since
+    ``since_us`` filled in; oldest first as before, the most retrieved first among equals.
+
+    Documents never retrieved get 0 once any response was ingested; without response logs
+    the column stays empty.
+    """
+    counts = retrievals_by_document(history, since_us=since_us)
+    logged = bool(counts) or response_count(history) > 0
+    items = [
+        {**item, "retrievals": counts.get(str(item.get("document")), 0) if logged else None}
+        for item in queue
+    ]
+    items.sort(
+        key=lambda i: (-(i.get("age_days") or 0), -(i.get("retrievals") or 0), i["document"])
+    )
+    return items
