@@ -28,7 +28,7 @@ def ingest(
         kwargs = {"now": now} if now is not None else {}
         return ingest_logs(
             history,
-            make_log(logs),
+            make_log(logs, now=now),
             find_files(logs.paths, tmp_path),
             lineage=lineage or Lineage(run_id=None, details=None, stamps={}),
             settings=logs,

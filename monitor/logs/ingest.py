@@ -67,8 +67,9 @@ class IngestReport:
         self.unknown_chunks += written.unknown_chunks
 
 
-def make_log(settings: LogsSettings) -> ResponseLog:
-    """The adapter for ``settings.format``."""
+def make_log(settings: LogsSettings, *, now: Callable[[], datetime] | None = None) -> ResponseLog:
+    """The adapter for ``settings.format``; ``now`` is the clock trace formats note first
+    sight of a trace by (the same clock `ingest_logs` expires them by)."""
     if settings.format == "openinference":
         from monitor.logs.openinference import OpenInferenceLog
 
@@ -76,11 +77,12 @@ def make_log(settings: LogsSettings) -> ResponseLog:
             score_kind=settings.score_kind,
             grounding_attribute=settings.grounding_attribute,
             feedback_attribute=settings.feedback_attribute,
+            now=now,
         )
     if settings.format == "genai":
         from monitor.logs.genai import GenAILog
 
-        return GenAILog(score_kind=settings.score_kind)
+        return GenAILog(score_kind=settings.score_kind, now=now)
     from monitor.logs.flat import FlatLog
 
     return FlatLog(settings.mapping, csv_format=settings.format == "csv")
