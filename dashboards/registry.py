@@ -8,6 +8,7 @@ from dashboards.model import Section
 
 SECTION_MODULES: tuple[str, ...] = (
     "dashboards.freshness",
+    "dashboards.responses",
     "dashboards.runs",
 )
 

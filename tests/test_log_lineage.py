@@ -66,11 +66,13 @@ def test_lineage_classes_trace_and_fix_queue_retrievals(tmp_path, embedder):
                 response("r3", [a[0], a[1]], 10),
             ]
         )
+        + "not json\n"
     )
     result = _run("-c", str(config), "run", "ingest-logs", "--json")
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)["result"]
     assert (body["responses"], body["chunk_refs"], body["unknown_chunks"]) == (3, 6, 1)
+    assert body["quarantined"] == {"invalid_json": 1}
 
     classes = dict(
         query(
@@ -125,3 +127,16 @@ def test_lineage_classes_trace_and_fix_queue_retrievals(tmp_path, embedder):
 
     again = json.loads(_run("-c", str(config), "run", "ingest-logs", "--json").output)["result"]
     assert (again["lines"], again["responses"]) == (0, 0)
+
+    out = tmp_path / "report"
+    assert _run("-c", str(config), "--quiet", "report", "--out", str(out)).exit_code == 0
+    data = json.loads((out / "report.json").read_text())
+    section = data["sections"]["responses"]
+    assert section["quarantined_total"] == {"invalid_json": 1}
+    volume = section["series"]["responses-volume"][0]
+    assert volume["y"] == [3, 0]
+    unknown = section["series"]["responses-unknown-chunks"][1]
+    assert unknown["name"] == "unknown to the store" and unknown["y"] == [1, 0]
+    assert 'id="responses-quarantine-table"' in (out / "index.html").read_text()
+    fix_csv = (out / "fix-queue.csv").read_text().splitlines()
+    assert any(line.startswith("a.md,re-embed,") and ",3," in line for line in fix_csv)
