@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -36,9 +36,8 @@ _IN_BATCH = 5000
 """Ids per ``IN (...)`` (SQLite allows 32766 parameters since 3.32)."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Located:
-    """A response with where it was read."""
+class Located(NamedTuple):
+    """A response with where it was read (a tuple: one is made per log line)."""
 
     record: ResponseRecord
     file: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from monitor.records import ResponseRecord, RetrievedChunk, ScoreKind
 Path = str | tuple[str, ...]
 """A top-level key, or the parts of a dotted path."""
 _INF = (math.inf, -math.inf)
+_MAX = sys.float_info.max
 
 
 def _path(path: str, *, flat: bool) -> Path | None:
@@ -83,6 +85,10 @@ class FlatLog:
         self._chunk_id = _path(m.chunk_id, flat=False)
         self._chunk_score = _path(m.chunk_score, flat=False)
         self._chunk_text = _path(m.chunk_text, flat=False)
+        self._simple_chunks = all(
+            p is None or p.__class__ is str
+            for p in (self._chunk_id, self._chunk_score, self._chunk_text)
+        )
         self._chunk_ids = _path(m.chunk_ids, flat=flat)
         self._chunk_scores = _path(m.chunk_scores, flat=flat)
         self._context = _path(m.context, flat=flat)
@@ -199,14 +205,21 @@ class FlatLog:
             return tuple(out)
         items = self._list(_get(obj, self._chunks), m.chunks)
         id_path, score_path, text_path = self._chunk_id, self._chunk_score, self._chunk_text
+        simple = self._simple_chunks
+        lo, hi = bounds if bounds is not None else (-_MAX, _MAX)  # infinities fail
+        make = tuple.__new__  # RetrievedChunk(...) without NamedTuple's Python-level __new__
         out = []
         for i, item in enumerate(items):
-            if item.__class__ is str:
-                out.append(RetrievedChunk(item))
-                continue
             if item.__class__ is not dict:
+                if item.__class__ is str:
+                    out.append(RetrievedChunk(item))
+                    continue
                 raise LogLineError("wrong_type", f"{m.chunks}[{i}]: expected an object or an id")
-            cid = item.get(id_path) if id_path.__class__ is str else _get(item, id_path)
+            if simple:
+                cid, score, text = item.get(id_path), item.get(score_path), item.get(text_path)
+            else:
+                cid, score = _get(item, id_path), _get(item, score_path)
+                text = _get(item, text_path)
             if cid.__class__ is not str:
                 if cid is None or isinstance(cid, bool) or not isinstance(cid, int | float):
                     raise LogLineError(
@@ -214,18 +227,23 @@ class FlatLog:
                         f"{m.chunks}[{i}].{m.chunk_id}: expected an id",
                     )
                 cid = str(cid)
-            score = item.get(score_path) if score_path.__class__ is str else _get(item, score_path)
             if score is not None:
-                score = _score(score, f"{m.chunks}[{i}].{m.chunk_score}", bounds)
-            text = item.get(text_path) if text_path.__class__ is str else _get(item, text_path)
-            out.append(
-                RetrievedChunk(
-                    cid,
-                    score,
-                    kind if score is not None else None,
-                    text if text.__class__ is str else None,
+                # Checked inline for plain floats; the key is only spelled out for an error.
+                if score.__class__ is not float or score != score or not lo <= score <= hi:
+                    score = _score(score, f"{m.chunks}[{i}].{m.chunk_score}", bounds)
+                out.append(
+                    make(
+                        RetrievedChunk,
+                        (cid, score, kind, text if text.__class__ is str else None, None),
+                    )
                 )
-            )
+            else:
+                out.append(
+                    make(
+                        RetrievedChunk,
+                        (cid, None, None, text if text.__class__ is str else None, None),
+                    )
+                )
         return tuple(out)
 
     def _list(self, value: Any, key: str) -> list[Any]:

@@ -186,7 +186,7 @@ def _parse(
         return
     for item in found:
         if isinstance(item, ResponseRecord):
-            located.append(Located(record=item, file=name, line=number))
+            located.append(Located(item, name, number))
         else:
             bad.append((name, number, item, line))
 
