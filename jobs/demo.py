@@ -113,8 +113,9 @@ path = ".ragmon/alerts.jsonl"
 def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
     from jobs import registry
+    from jobs.demo_logs import DEMO_LOGS, write_demo_log
     from jobs.runner import execute
-    from jobs.setup import last_details, render_config, run_index
+    from jobs.setup import last_details, queue_with_retrievals, render_config, run_index
     from jobs.status import job_statuses
     from jobs.ui import render_fix_queue, render_outcome, render_status
     from monitor.config import load_config
@@ -138,12 +139,16 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
             sources_root="docs",
             preset="auto",
         )
-        + DEMO_ALERTS,
+        + DEMO_ALERTS
+        + DEMO_LOGS,
         encoding="utf-8",
     )
     config = load_config(config_path)
     out.rule("1. Index the sample corpus")
     run_index(config, None, dry_run=False, quiet=quiet)
+
+    logged = write_demo_log(ChromaStore.from_config(config.store), workdir / "logs/responses.jsonl")
+    out.print(f"  the app logged {logged} responses to logs/responses.jsonl")
 
     out.rule("2. The corpus drifts; nobody re-indexes")
     _write_new(docs / "handbook/parental-leave.md")
@@ -172,7 +177,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     details = last_details(history, "freshness")
     if details is not None and not quiet:
         out.rule("ragmon fix-queue")
-        render_fix_queue(details["fix_queue"], "table")
+        render_fix_queue(queue_with_retrievals(history, details, config), "table")
     report = config.report.out_dir / "index.html"
     if report.is_file():
         out.print(f"\nHTML report: {report.resolve()}")
@@ -184,6 +189,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         f"  ragmon -c {config_path} status\n"
         f"  ragmon -c {config_path} alerts list\n"
         f"  ragmon -c {config_path} run freshness --json\n"
+        f"  ragmon -c {config_path} trace demo-0000\n"
         f"  ragmon -c {config_path} report --serve\n"
         f"  ragmon -c {config_path} index --dry-run"
     )

@@ -45,3 +45,13 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
         ("firing", "warning", {"collection": "handbook"})
     ]
     assert any("handbook/vacation-policy.md" in f for f in stale[0]["findings"])
+
+    # the app's response log, ingested with each chunk's lineage
+    logs = last_details(history, "ingest-logs")
+    assert (logs["responses"], logs["unknown_chunks"], logs["quarantined"]) == (120, 1, {})
+    from jobs.setup import queue_with_retrievals
+
+    config = load_config(workdir / "ragmon.toml")
+    queue = queue_with_retrievals(history, details, config)
+    assert all(isinstance(item["retrievals"], int) for item in queue)
+    assert sum(item["retrievals"] for item in queue) > 0
