@@ -281,3 +281,11 @@ def test_retention_deletes_old_responses_and_their_counts(tmp_path):
     assert stored_ids(tmp_path) == ["r2"]
     assert query(tmp_path, "SELECT count(*) FROM response_chunks") == [(2,)]
     assert query(tmp_path, "SELECT sum(retrievals) FROM retrieval_counts") == [(2,)]
+
+
+def test_a_line_longer_than_a_batch_is_read_whole(tmp_path):
+    context = "x" * (3 << 20)  # 3 MB in one line, with 64 KB batches
+    (tmp_path / "app.jsonl").write_text(jsonl([record(1), record(2, context=context), record(3)]))
+    report = ingest(tmp_path, settings(paths=["app.jsonl"], batch_bytes=65536))
+    assert (report.responses, report.lines) == (3, 3)
+    assert query(tmp_path, "SELECT length(context) FROM responses WHERE id = 'r2'") == [(3 << 20,)]

@@ -133,7 +133,6 @@ class TraceBuffer:
 
     def __init__(self) -> None:
         self._waiting: dict[str, tuple[int, list[Span]]] = {}
-        self.changed = False
 
     def add(self, spans: list[Span], now: datetime) -> Iterator[tuple[str, list[Span]]]:
         """Yield (trace id, spans) of each trace these spans complete."""
@@ -153,14 +152,11 @@ class TraceBuffer:
             entry = waiting.pop(trace, None)
             if entry is not None:
                 yield trace, entry[1]
-        if waiting:
-            self.changed = True
 
     def expire(self, before: datetime) -> Iterator[tuple[str, list[Span]]]:
         """Yield, and forget, the traces first seen before ``before``."""
         limit = epoch_us(before)
         for trace in [t for t, (seen, _) in self._waiting.items() if seen < limit]:
-            self.changed = True
             yield trace, self._waiting.pop(trace)[1]
 
     def __len__(self) -> int:
@@ -178,7 +174,6 @@ class TraceBuffer:
         if state:
             for trace, (seen, spans) in orjson.loads(state).items():
                 self._waiting[trace] = (int(seen), [Span.from_json(s) for s in spans])
-        self.changed = False
 
 
 class TraceLog:
