@@ -104,7 +104,8 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
 def lineage_for(config: Config, history: HistoryStore) -> Any:
     """Lineage against the latest completed freshness run and the configured store.
 
-    Without a reachable store, chunk ids not listed by the audit are ``unknown``.
+    Without a reachable store (or with ``store.snapshot``), chunk ids the audit does not
+    list are ``unknown``.
     """
     from monitor.errors import StoreError
     from monitor.logs.lineage import Lineage
@@ -115,6 +116,11 @@ def lineage_for(config: Config, history: HistoryStore) -> Any:
     details = history.details(run.id) if run is not None else None
     stamps = history.source_stamps()
     run_id = run.id if run is not None else None
+    if config.store.snapshot and config.store.path is not None:
+        # Opening an embedded store rewrites its files; with store.snapshot the user asked
+        # for them untouched, and copying the store every five minutes is not an option.
+        log.info("chunk lineage from the audit alone (store.snapshot is set)")
+        return Lineage(run_id=run_id, details=details, stamps=stamps)
     try:
         store = ChromaStore.from_config(config.store)
     except StoreError as exc:
