@@ -289,3 +289,30 @@ def test_a_line_longer_than_a_batch_is_read_whole(tmp_path):
     report = ingest(tmp_path, settings(paths=["app.jsonl"], batch_bytes=65536))
     assert (report.responses, report.lines) == (3, 3)
     assert query(tmp_path, "SELECT length(context) FROM responses WHERE id = 'r2'") == [(3 << 20,)]
+
+
+def test_the_commented_logs_keys_of_the_starter_config_are_valid():
+    import re
+    import tomllib
+
+    from jobs.setup import render_config
+    from monitor.logs.settings import LogsSettings
+
+    text = render_config(
+        store_path="chroma",
+        host=None,
+        port=8000,
+        collection="docs",
+        sources_root="docs",
+        preset="auto",
+    )
+    lines = []
+    for line in text[text.index("# [logs]") :].splitlines():
+        match = re.match(r"^# (\[logs[^\]]*\]|[a-z_]+ = .*)$", line)
+        if match:
+            lines.append(match.group(1).split("  #")[0])
+        elif not line.startswith("#"):
+            break
+    logs = LogsSettings.model_validate(tomllib.loads("\n".join(lines))["logs"])
+    assert logs.paths == ["/var/log/rag-app/responses.jsonl*"]
+    assert logs.mapping.score_kind == "similarity" and logs.retention_days == 90
