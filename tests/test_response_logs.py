@@ -308,7 +308,7 @@ def test_the_commented_logs_keys_of_the_starter_config_are_valid():
     )
     lines = []
     for line in text[text.index("# [logs]") :].splitlines():
-        match = re.match(r"^# (\[logs[^\]]*\]|[a-z_]+ = .*)$", line)
+        match = re.match(r"^# (\[logs[^\]]*\]|[a-z_]+ = .*?)(\s+#.*)?$", line)
         if match:
             lines.append(match.group(1).split("  #")[0])
         elif not line.startswith("#"):
