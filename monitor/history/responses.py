@@ -123,42 +123,34 @@ def write_batch(
                 )
                 + 1
             )
-            response_rows = []
-            chunk_rows = []
-            for rid, item in enumerate(fresh, start=first):
-                r = item.record
-                response_rows.append(
-                    (
-                        rid,
-                        r.id,
-                        epoch_us(r.time),
-                        r.query,
-                        r.answer,
-                        r.context,
-                        r.grounding,
-                        r.feedback,
-                        orjson.dumps(r.labels).decode() if r.labels else None,
-                        fmt,
-                        item.file,
-                        item.line,
-                        now_us,
-                    )
+            dumps = orjson.dumps
+            response_rows = [
+                (
+                    rid,
+                    r.id,
+                    epoch_us(r.time),
+                    r.query,
+                    r.answer,
+                    r.context,
+                    r.grounding,
+                    r.feedback,
+                    dumps(r.labels).decode() if r.labels else None,
+                    fmt,
+                    file,
+                    line,
+                    now_us,
                 )
-                for position, c in enumerate(r.chunks):
-                    cid = c.id
-                    if cid is None or cid in unknown_ids:
-                        unknown += 1
-                    chunk_rows.append(
-                        (
-                            rid,
-                            position,
-                            cid,
-                            c.score,
-                            c.score_kind,
-                            c.text,
-                            lineage_ids.get(cid) if cid else None,
-                        )
-                    )
+                for rid, (r, file, line) in enumerate(fresh, start=first)
+            ]
+            lid = lineage_ids.get
+            # A chunk is (id, score, score_kind, text, source); str() drops the enum type,
+            # which the DB-API would otherwise adapt row by row.
+            chunk_rows = [
+                (rid, position, c[0], c[1], c[2] and str(c[2]), c[3], c[0] and lid(c[0]))
+                for rid, (r, _, _) in enumerate(fresh, start=first)
+                for position, c in enumerate(r.chunks)
+            ]
+            unknown = sum(1 for row in chunk_rows if row[2] is None or row[2] in unknown_ids)
             refs = len(chunk_rows)
             conn.exec_driver_sql(
                 f"INSERT INTO responses (rid, id, at_us, query, answer, context, grounding, "
