@@ -79,15 +79,20 @@ class OpenInferenceLog(TraceLog):
                 index, _, name = key[len(_DOC) :].partition(".document.")
                 if index.isdigit() and name:
                     fields.setdefault(int(index), {})[name] = value
-        listed = _output_documents(attrs.get("output.value"))
+        # Ids missing from the attributes (LangChain's instrumentor): from output.value.
+        need_output = not fields or any("id" not in d for d in fields.values())
+        listed = _output_documents(attrs.get("output.value")) if need_output else []
         out = []
+        empty: dict[str, Any] = {}
         for rank in range(max(len(fields), len(listed))):
-            doc = fields.get(rank, {})
-            extra = listed[rank] if rank < len(listed) else {}
+            doc = fields.get(rank, empty)
+            extra = listed[rank] if rank < len(listed) else empty
             cid = doc.get("id", extra.get("id"))
-            score = parse_score(doc.get("score"), f"{_DOC}{rank}.document.score")
+            score = doc.get("score")
+            if score is not None:
+                score = parse_score(score, f"{_DOC}{rank}.document.score")
             text = doc.get("content", extra.get("page_content"))
-            meta = json_or_none(doc.get("metadata")) or extra.get("metadata") or {}
+            meta = json_or_none(doc.get("metadata")) or extra.get("metadata") or empty
             source = meta.get("source") or meta.get("file_path") if isinstance(meta, dict) else None
             out.append(
                 RetrievedChunk(

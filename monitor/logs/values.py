@@ -105,11 +105,8 @@ def hex_id(value: Any) -> str:
     if not isinstance(value, str) or not value:
         return ""
     if len(value) in (16, 32):
-        try:
-            int(value, 16)
-            return value.lower()
-        except ValueError:
-            pass
+        # Hex; base64 of 8 or 16 bytes is 12 or 24 characters, so the lengths never clash.
+        return value.lower()
     try:
         return base64.b64decode(value, validate=True).hex()
     except (ValueError, TypeError):
