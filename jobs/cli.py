@@ -290,14 +290,14 @@ def fix_queue(settings: Settings, fmt: str) -> None:
     Example:
       ragmon fix-queue --format csv > fix-queue.csv
     """
-    from jobs.setup import last_details
+    from jobs.setup import last_details, queue_with_retrievals
     from jobs.ui import render_fix_queue
-    from monitor.freshness.results import FreshnessResult
 
-    details = last_details(settings.history(), "freshness")
+    history = settings.history()
+    details = last_details(history, "freshness")
     if details is None:
         raise CliError("No completed freshness run yet. Run: ragmon run freshness", EXIT_USAGE)
-    render_fix_queue(FreshnessResult.from_json(details).fix_queue, fmt)
+    render_fix_queue(queue_with_retrievals(history, details, settings.config()), fmt)
 
 
 @cli.command()
@@ -369,3 +369,7 @@ cli.add_command(cli_grounding.grounding)
 from jobs import cli_baseline  # noqa: E402
 
 cli.add_command(cli_baseline.baseline)
+
+from jobs import cli_logs  # noqa: E402
+
+cli.add_command(cli_logs.trace)

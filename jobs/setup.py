@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import Config, StoreConfig
 from monitor.history import HistoryStore
 from monitor.provenance import MappingProposal, propose_mapping
+
+if TYPE_CHECKING:
+    from monitor.freshness.results import FixItem
 
 SAMPLE_SIZE = 200
 
@@ -146,3 +149,16 @@ def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
             f"the stored result of run {run.id} is malformed ({type(details).__name__})",
         )
     return details
+
+
+def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -> list[FixItem]:
+    """The stored fix queue with retrievals over the last ``[logs] window_days`` filled in."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.freshness.results import FreshnessResult, with_retrievals
+    from monitor.history.responses import document_retrievals
+    from monitor.logs.values import epoch_us
+
+    since = datetime.now(UTC) - timedelta(days=config.logs.window_days)
+    counts = document_retrievals(history, since_us=epoch_us(since))
+    return with_retrievals(FreshnessResult.from_json(details).fix_queue, counts)

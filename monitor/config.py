@@ -29,6 +29,7 @@ from monitor.alerts.settings import AlertsSettings
 from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.errors import ConfigError
 from monitor.grounding.settings import GroundingConfig
+from monitor.logs.settings import LogsSettings
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
@@ -250,6 +251,7 @@ class Config(_Section):
     # through the validation context) are merged in either way.
     alerts: AlertsSettings = Field(default_factory=dict, validate_default=True)
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    logs: LogsSettings = Field(default_factory=LogsSettings)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""

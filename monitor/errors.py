@@ -210,3 +210,28 @@ class LabelError(GroundingError):
     def __init__(self, problem: str):
         self.problem = problem
         super().__init__(problem)
+
+
+class LogLineError(MonitorError):
+    """One line (or trace) of a response log cannot be used; it goes to the quarantine.
+
+    ``reason`` is one of `LOG_LINE_REASONS`; ``detail`` names the key at fault.
+    """
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+LOG_LINE_REASONS = (
+    "invalid_json",
+    "missing_field",
+    "wrong_type",
+    "bad_time",
+    "bad_score",
+    "incomplete_trace",
+)
+"""Why a log line is quarantined: not JSON (or CSV), a required field missing, a field of
+the wrong type, a time that does not parse, a score that is NaN, infinite or out of range,
+a trace whose root span never arrived within the wait and that holds no retrieval."""

@@ -245,7 +245,7 @@ def test_the_alerts_migration_upgrades_a_0003_database_and_reverts(history_url):
     old.engine.dispose()
 
     store = HistoryStore.open(url)
-    assert store.migrate() == "0004"
+    assert store.migrate() >= "0004"  # the head: later migrations come after it
     tables = set(inspect(store.engine).get_table_names())
     assert {"alert_states", "alert_outbox", "alert_guard", "job_locks"} <= tables
     with store.engine.connect() as conn:

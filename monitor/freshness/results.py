@@ -7,8 +7,8 @@ report, `ragmon fix-queue` and the demo read it back with `FreshnessResult.from_
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -65,6 +65,17 @@ class FixItem:
 FIX_QUEUE_COLUMNS = ("document", "action", "chunks", "age_days", "retrievals", "target", "reason")
 """The fix queue's columns in the order tables and CSV files show them."""
 assert set(FIX_QUEUE_COLUMNS) == {f.name for f in fields(FixItem)}
+
+
+def with_retrievals(queue: Sequence[FixItem], counts: Mapping[str, int] | None) -> list[FixItem]:
+    """``queue`` with each document's retrievals from the response logs (``counts``; None
+    when no logs were ever ingested): oldest first as before, most retrieved first among
+    equals."""
+    if counts is None:
+        return list(queue)
+    items = [replace(item, retrievals=counts.get(item.document, 0)) for item in queue]
+    items.sort(key=lambda i: (-(i.age_days or 0), -(i.retrievals or 0), i.document))
+    return items
 
 
 def fix_queue_rows(queue: Sequence[FixItem]) -> list[dict[str, Any]]:
