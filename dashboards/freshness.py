@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
 from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
+from monitor.freshness.fixcsv import fix_queue_csv
 from monitor.history.queries import Point
 
 CLASSES = [
@@ -20,6 +19,7 @@ CLASSES = [
     "moved",
     "untraceable",
     "unverified",
+    "unreadable",
     "partially_indexed",
     "missing",
 ]
@@ -82,13 +82,14 @@ class FreshnessSection:
             "stale chunks": data.series("chunks", **{"class": "stale"}),
             "orphaned chunks": data.series("chunks", **{"class": "orphaned"}),
             "moved chunks": data.series("chunks", **{"class": "moved"}),
+            "unreadable chunks": data.series("chunks", **{"class": "unreadable"}),
             "missing documents": data.series("documents", **{"class": "missing"}),
         }
         if any(classes.values()):
             figures.append(
                 Figure(
                     id="freshness-classes",
-                    title="Stale, orphaned, moved, missing",
+                    title="Stale, orphaned, moved, unreadable, missing",
                     spec=lines(classes, y_title="count"),
                 )
             )
@@ -135,11 +136,7 @@ def _scaled(points: Sequence[Point], factor: float) -> list[Point]:
 
 
 def _csv(queue: list[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=QUEUE_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(queue)
-    return out.getvalue().encode("utf-8")
+    return fix_queue_csv(queue).encode("utf-8")
 
 
 register(FreshnessSection())

@@ -13,13 +13,22 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
+DEFAULT_MAX_FILE_BYTES = 10_000_000
+"""Larger files are not read: a source is checked in memory, at about 15 times its size."""
 
 
 class _Section(BaseModel):
@@ -69,6 +78,18 @@ class SourcesConfig(_Section):
     root: Path
     include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE))
     exclude: list[str] = Field(default_factory=list)
+    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, ge=1)
+    """A larger file is not read: it is reported, and its chunks are `unreadable`."""
+
+    @field_validator("include")
+    @classmethod
+    def _some_include(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(
+                "must name at least one glob: with none, no file is a source and every "
+                "chunk would look orphaned"
+            )
+        return value
 
 
 class PathRewrite(_Section):
@@ -113,6 +134,14 @@ class ChunkingConfig(_Section):
         return self
 
 
+class IndexConfig(_Section):
+    """Safety limits of `ragmon index`."""
+
+    max_delete_share: float = Field(default=0.2, ge=0, le=1)
+    """Refuse (without --allow-mass-delete) a run that would delete more than this share of
+    the collection's chunks: vanished sources are more often an unmounted share."""
+
+
 class FreshnessConfig(_Section):
     """Thresholds and sampling of the freshness audit."""
 
@@ -122,6 +151,8 @@ class FreshnessConfig(_Section):
     """Exit 1 when more chunks than this are orphaned (source deleted)."""
     max_missing: int | None = Field(default=None, ge=0)
     """Exit 1 when more documents than this were never indexed (unset: no threshold)."""
+    max_unreadable: int = Field(default=0, ge=0)
+    """Exit 1 when more chunks than this have a source that could not be read."""
     fail_on_model_mismatch: bool = True
     """Exit 1 when the collection's vectors do not come from the configured model."""
     fuzzy_threshold: float = Field(default=95.0, ge=50, le=100)
@@ -183,6 +214,7 @@ class Config(_Section):
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)

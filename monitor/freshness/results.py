@@ -24,6 +24,7 @@ _ACTIONS = {
     DocClass.MISSING: "ingest",
     DocClass.SUSPECT: "review",
     DocClass.UNVERIFIED: "review",
+    DocClass.UNREADABLE: "review",  # fix access or encoding; never delete what was not read
 }
 _SEVERITY = {
     DocClass.STALE: Severity.WARNING,
@@ -33,6 +34,7 @@ _SEVERITY = {
     DocClass.MOVED: Severity.INFO,
     DocClass.SUSPECT: Severity.INFO,
     DocClass.UNVERIFIED: Severity.INFO,
+    DocClass.UNREADABLE: Severity.WARNING,
 }
 
 
@@ -78,7 +80,9 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
     summary = (
         f"{audit.chunk_total} chunks from {audit.catalog_documents} documents: "
         f"{chunk_counts['stale']} stale, {chunk_counts['orphaned']} orphaned, "
-        f"{chunk_counts['moved']} moved; {doc_counts['missing']} document(s) never indexed"
+        f"{chunk_counts['moved']} moved"
+        + (f", {chunk_counts['unreadable']} unreadable" if chunk_counts["unreadable"] else "")
+        + f"; {doc_counts['missing']} document(s) never indexed"
         + (f"; {len(crossed)} threshold(s) crossed" if crossed else "")
     )
     details = {
@@ -98,7 +102,10 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         "conflicts": [_conflict_json(c) for c in audit.conflicts],
         "untraceable": audit.untraceable,
         "source_reads": audit.source_reads,
-        "source_problems": [{"path": p.path, "reason": p.reason} for p in audit.source_problems],
+        "source_problems": [
+            {"path": p.path, "reason": p.reason, "directory": p.directory}
+            for p in audit.source_problems
+        ],
         "by_document": {
             s.id: _document_json(s) for s in audit.documents.values() if s.status != DocClass.FRESH
         },
@@ -129,7 +136,7 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
         if action is None:
             continue
         since = state.modified_at if state.status is DocClass.MISSING else None
-        if state.status is DocClass.ORPHANED or state.status is DocClass.MOVED:
+        if state.status in (DocClass.ORPHANED, DocClass.MOVED, DocClass.UNREADABLE):
             since = state.embedded_at
         age = max(state.stale_ages) if state.stale_ages else None
         if age is None and since is not None:
@@ -179,6 +186,11 @@ def _reason(state: DocumentState, mismatched: int | None) -> str:
             return f"source modified after {state.count(ChunkClass.SUSPECT)} chunks were embedded"
         case DocClass.UNVERIFIED:
             return "no hash, text or timestamp to check against"
+        case DocClass.UNREADABLE:
+            kept = state.count(ChunkClass.UNREADABLE)
+            return f"cannot be read ({state.reason})" + (
+                f"; its {kept} chunks are kept until it can be read" if kept else ""
+            )
     return f"{mismatched} vectors do not match their text under the configured model"
 
 
@@ -222,6 +234,7 @@ def _thresholds(
     checks: list[dict[str, Any]] = [
         _check("max_stale_share", shares["stale"], settings.max_stale_share),
         _check("max_orphaned", chunks["orphaned"] + chunks["moved"], settings.max_orphaned),
+        _check("max_unreadable", chunks["unreadable"], settings.max_unreadable),
     ]
     if settings.max_missing is not None:
         checks.append(_check("max_missing", docs["missing"], settings.max_missing))
@@ -271,6 +284,7 @@ def _document_json(state: DocumentState) -> dict[str, Any]:
         "embedded_at": state.embedded_at.isoformat() if state.embedded_at else None,
         "moved_to": state.moved_to,
         "moved_from": state.moved_from,
+        "reason": state.reason,
         "stale_age_seconds": round(max(state.stale_ages), 1) if state.stale_ages else None,
     }
 
@@ -338,6 +352,7 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                     "rules": dict(state.rules),
                     "coverage": state.coverage,
                     "moved_to": state.moved_to,
+                    "reason": state.reason,
                     "stale_age_seconds_max": max(state.stale_ages) if state.stale_ages else None,
                 },
             )
