@@ -59,6 +59,7 @@ def test_threshold_crossed_exits_1_and_json_follows_the_schema(tmp_path, embedde
         "moved",
         "untraceable",
         "unverified",
+        "unreadable",
     }
     assert {c["name"]: c["crossed"] for c in body["thresholds"]}["max_stale_share"] is True
 
