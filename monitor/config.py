@@ -28,7 +28,7 @@ from monitor.errors import ConfigError
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
 DEFAULT_MAX_FILE_BYTES = 10_000_000
-"""Larger files are not read: a source is checked in memory, at about 15 times its size."""
+"""Larger files are not read: a source is checked in memory, at about 20 times its size."""
 
 
 class _Section(BaseModel):
