@@ -63,15 +63,18 @@ def cli(
     level = (
         logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     )
+    from jobs.logformat import FORMAT, OneLineFormatter
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setLevel(logging.INFO)
         handlers.append(file_handler)
+    for handler in handlers:
+        handler.setFormatter(OneLineFormatter(FORMAT))
     logging.basicConfig(
         level=min(level, logging.INFO) if log_file else level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=handlers,
         force=True,
     )

@@ -156,7 +156,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     plan = plan_index(
         DirectoryCatalog.from_config(config.sources), ChromaStore.from_config(config.store)
     )
-    out.print(plan.describe())
+    out.print(plan.describe(), markup=False)
 
     history = HistoryStore.open(config.history_url)
     worst = 0
@@ -175,17 +175,18 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         render_fix_queue(details["fix_queue"], "table")
     report = config.report.out_dir / "index.html"
     if report.is_file():
-        out.print(f"\nHTML report: {report.resolve()}")
+        out.print(f"\nHTML report: {report.resolve()}", markup=False)
     alerts = workdir / ".ragmon" / "alerts.jsonl"
     if alerts.is_file():
-        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}")
+        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}", markup=False)
     out.print(
         f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
         f"  ragmon -c {config_path} alerts list\n"
         f"  ragmon -c {config_path} run freshness --json\n"
         f"  ragmon -c {config_path} report --serve\n"
-        f"  ragmon -c {config_path} index --dry-run"
+        f"  ragmon -c {config_path} index --dry-run",
+        markup=False,
     )
     return worst
 

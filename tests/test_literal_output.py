@@ -156,3 +156,15 @@ def test_spreadsheet_safe_cells():
     assert spreadsheet_safe("plain.md") == "plain.md"
     assert spreadsheet_safe(-1.5) == -1.5  # numbers stay numbers
     assert spreadsheet_safe(None) is None
+
+
+def test_log_formatter_keeps_every_record_on_one_line():
+    import logging
+
+    from jobs.logformat import FORMAT, OneLineFormatter
+
+    record = logging.LogRecord(
+        "monitor.x", logging.ERROR, __file__, 1, "job %s failed: %s", ("j", "a\nFORGED"), None
+    )
+    line = OneLineFormatter(FORMAT).format(record)
+    assert "\n" not in line and line.endswith("job j failed: a\\nFORGED")
