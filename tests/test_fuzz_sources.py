@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.config import FreshnessConfig, MappingConfig, StoreConfig
@@ -30,6 +30,7 @@ from monitor.provenance import PRESETS, MetadataMapping
 from monitor.records import Chunk
 from monitor.sources.directory import DirectoryCatalog
 from monitor.stores.chroma import ChromaStore, open_client
+from monitor.text import sha256_text
 
 SETTINGS = FreshnessConfig(embedding_sample=0, duplicates_sample=50)
 FUZZ = settings(
@@ -260,6 +261,9 @@ METADATA = st.dictionaries(st.sampled_from(MAPPED_KEYS), JSON_VALUES, max_size=l
 
 @settings(FUZZ, max_examples=1000)
 @given(metadata=METADATA, preset=st.sampled_from(["auto", "ragmon", "langchain", "llamaindex"]))
+# Found by this test before the fix: a list as timestamp (TypeError), a bool as index.
+@example(metadata={"ragmon_embedded_at": []}, preset="auto")
+@example(metadata={"ragmon_chunk_index": False}, preset="auto")
 def test_provenance_of_any_json_metadata_never_crashes(metadata, preset):
     prov = MetadataMapping(MappingConfig(preset=preset)).provenance(
         Chunk(id="c", text="t", metadata=metadata)
@@ -279,13 +283,14 @@ CHROMA_VALUES = st.one_of(
     st.text(max_size=30),
     st.sampled_from(ODD_STRINGS),
 )
+A_TEXT = "Employees get 20 days of paid vacation per year.\n"
 CHROMA_METADATA = st.dictionaries(st.sampled_from(MAPPED_KEYS), CHROMA_VALUES, min_size=1)
 
 
 @pytest.fixture(scope="module")
 def metadata_world(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz-meta-docs")
-    (root / "a.md").write_text("Employees get 20 days of paid vacation per year.\n")
+    (root / "a.md").write_text(A_TEXT)
     (root / "[red]b.md").write_text("A sentence containing [/bold] and more.\n")
     client = open_client(StoreConfig(path=root.parent / "fuzz-meta-chroma"), create=True)
     return root, client
@@ -293,6 +298,16 @@ def metadata_world(tmp_path_factory):
 
 @settings(FUZZ, max_examples=80)
 @given(metas=st.lists(CHROMA_METADATA, min_size=1, max_size=6))
+# Found by fuzzing before the fix: a fresh chunk with index -1 divided by zero.
+@example(
+    metas=[
+        {
+            "ragmon_source_id": "a.md",
+            "ragmon_source_sha256": sha256_text(A_TEXT),
+            "ragmon_chunk_index": -1,
+        }
+    ]
+)
 def test_audit_of_chunks_with_any_metadata_never_crashes(metadata_world, metas):
     root, client = metadata_world
     name = f"m{uuid.uuid4().hex[:12]}"
