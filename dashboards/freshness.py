@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
 from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
-from monitor.freshness.fixcsv import fix_queue_csv
+from monitor.freshness.results import FixItem, FreshnessResult, write_fix_queue_csv
+from monitor.freshness.states import ChunkClass, DocClass
 from monitor.history.queries import Point
 
-CLASSES = [
-    "fresh",
-    "stale",
-    "suspect",
-    "orphaned",
-    "moved",
-    "untraceable",
-    "unverified",
-    "unreadable",
-    "partially_indexed",
-    "missing",
-]
-QUEUE_COLUMNS = ["document", "action", "chunks", "age_days", "retrievals", "target", "reason"]
+CLASSES = list(dict.fromkeys([*ChunkClass, *DocClass]))
+"""Every chunk and document class, chunk classes first, as the counts table lists them."""
 DAY = 86400.0
 
 
@@ -34,9 +25,10 @@ class FreshnessSection:
 
     def build(self, data: ReportData, render: Any) -> SectionOutput:
         found = data.details.get("freshness")
-        run, latest = found if found else (None, None)
+        run, stored = found if found else (None, None)
+        latest = FreshnessResult.from_json(stored) if stored else None
         figures = self._figures(data, latest)
-        queue = list(latest.get("fix_queue", [])) if latest else []
+        queue = list(latest.fix_queue) if latest else []
         html = render(
             "freshness.html.j2",
             run=run,
@@ -51,7 +43,7 @@ class FreshnessSection:
             headlines=self._headlines(data),
             light=self._light(run, latest),
             data={
-                "latest": latest,
+                "latest": stored,
                 "series": {f.id: f.spec["data"] for f in figures},
             },
             files={"fix-queue.csv": _csv(queue)} if latest else {},
@@ -69,14 +61,14 @@ class FreshnessSection:
             ),
         ]
 
-    def _light(self, run: Any, latest: Any) -> Light:
+    def _light(self, run: Any, latest: FreshnessResult | None) -> Light:
         if latest is None:
             return Light.GREY
-        if latest.get("embedding", {}).get("model_mismatch"):
+        if latest.embedding.model_mismatch:
             return Light.RED
         return Light.AMBER if getattr(run, "status", "") == "findings" else Light.GREEN
 
-    def _figures(self, data: ReportData, latest: Any) -> list[Figure]:
+    def _figures(self, data: ReportData, latest: FreshnessResult | None) -> list[Figure]:
         figures = []
         classes = {
             "stale chunks": data.series("chunks", **{"class": "stale"}),
@@ -106,9 +98,9 @@ class FreshnessSection:
                 )
             )
         doc_ages = [
-            d["stale_age_seconds"] / DAY
-            for d in (latest or {}).get("by_document", {}).values()
-            if d.get("stale_age_seconds") is not None
+            d.stale_age_seconds / DAY
+            for d in (latest.by_document.values() if latest else ())
+            if d.stale_age_seconds is not None
         ]
         if doc_ages:
             figures.append(
@@ -135,8 +127,10 @@ def _scaled(points: Sequence[Point], factor: float) -> list[Point]:
     ]
 
 
-def _csv(queue: list[dict[str, Any]]) -> bytes:
-    return fix_queue_csv(queue).encode("utf-8")
+def _csv(queue: Sequence[FixItem]) -> bytes:
+    out = io.StringIO()
+    write_fix_queue_csv(out, queue)
+    return out.getvalue().encode("utf-8")
 
 
 register(FreshnessSection())

@@ -67,8 +67,16 @@ def cli(
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a part of its directory is a file, not a directory"
+            raise CliError(
+                f"--log-file {log_file}: cannot open it for appending ({reason})", EXIT_USAGE
+            ) from None
         file_handler.setLevel(logging.INFO)
         handlers.append(file_handler)
     for handler in handlers:
@@ -187,7 +195,22 @@ def index(
         sys.exit(EXIT_FINDINGS)
 
 
-@cli.command("run")
+class _RunCommand(click.Command):
+    """`ragmon run`: its help lists the registered jobs, read from the registry."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from jobs import registry
+
+        rows = [
+            (spec.name, f"{spec.description} [{spec.schedule}]")
+            for spec in registry.all_jobs().values()
+        ]
+        with formatter.section("Jobs"):
+            formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
+@cli.command("run", cls=_RunCommand)
 @click.argument("names", nargs=-1, required=True, metavar="JOB... | all")
 @click.option("--json", "as_json", is_flag=True, help="Print each job's result as JSON.")
 @click.option(
@@ -209,7 +232,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
       0 * * * *  ragmon --quiet run freshness
     """
     from jobs import registry
-    from jobs.runner import execute
+    from jobs.runner import execute, standard_hooks
     from jobs.ui import render_outcome
     from monitor.errors import JobLockedError
     from monitor.records import RunStatus
@@ -221,12 +244,11 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
     worst = EXIT_OK
     skipped = False
     for name in registry.ordered(wanted):
-        settings_for_job = config.jobs.get(name)
-        if names == ("all",) and settings_for_job is not None and not settings_for_job.enabled:
+        if names == ("all",) and not registry.is_enabled(jobs[name], config):
             continue
         try:
             with sigterm_as_interrupt():
-                outcome = execute(jobs[name], config, history, full=full)
+                outcome = execute(jobs[name], config, history, full=full, hooks=standard_hooks())
         except JobLockedError as exc:
             skipped = True
             click.echo(str(exc), err=True)
@@ -247,6 +269,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
 
 
 def outcome_json(outcome: Any) -> dict[str, Any]:
+    """``--json``: the run, its gate rules (``thresholds``) and the job's typed result."""
     result = outcome.result
     return {
         "job": outcome.job,
@@ -254,6 +277,17 @@ def outcome_json(outcome: Any) -> dict[str, Any]:
         "status": str(outcome.status),
         "error": outcome.error,
         "summary": result.summary if result else None,
+        "thresholds": [
+            {
+                "rule": gate.rule,
+                "labels": dict(gate.labels),
+                "value": gate.value,
+                "op": gate.op,
+                "threshold": gate.threshold,
+                "crossed": gate.firing,
+            }
+            for gate in (result.gates if result else ())
+        ],
         "result": dict(result.details) if result else None,
     }
 
@@ -281,11 +315,12 @@ def fix_queue(settings: Settings, fmt: str) -> None:
     """
     from jobs.setup import last_details
     from jobs.ui import render_fix_queue
+    from monitor.freshness.results import FreshnessResult
 
     details = last_details(settings.history(), "freshness")
     if details is None:
         raise CliError("No completed freshness run yet. Run: ragmon run freshness", EXIT_USAGE)
-    render_fix_queue(details.get("fix_queue", []), fmt)
+    render_fix_queue(FreshnessResult.from_json(details).fix_queue, fmt)
 
 
 @cli.command()
@@ -350,3 +385,10 @@ cli.add_command(cli_schedule.schedule)
 from jobs import cli_alerts  # noqa: E402
 
 cli.add_command(cli_alerts.alerts)
+from jobs import cli_grounding  # noqa: E402
+
+cli.add_command(cli_grounding.grounding)
+
+from jobs import cli_baseline  # noqa: E402
+
+cli.add_command(cli_baseline.baseline)

@@ -61,8 +61,7 @@ def scheduled_jobs(config: Config, *, now: datetime | None = None) -> list[Sched
     now = now or datetime.now(UTC)
     found = []
     for spec in registry.all_jobs().values():
-        settings = config.jobs.get(spec.name)
-        if settings is not None and not settings.enabled:
+        if not registry.is_enabled(spec, config):
             continue
         schedule = registry.schedule_of(spec, config)
         found.append(
@@ -79,27 +78,24 @@ def scheduled_run(job: str, config_path: str) -> str:
     outcome. Never raises: returns the run's status, ``"skipped"`` when another run of the
     job holds the lock, ``"disabled"`` or ``"failed"`` when it could not start.
     """
-    from jobs.runner import execute
-    from monitor.config import load_config
+    from jobs.runner import execute, standard_hooks
     from monitor.errors import JobLockedError, MonitorError
     from monitor.history import HistoryStore
 
     with _RUNNING.track(job):
         try:
-            config = load_config(config_path)
-            registry.check_job_config(config)
+            config = registry.load_config(config_path)
             with _OPENING:
                 history = HistoryStore.open(config.history_url)
         except MonitorError as exc:
             log.error("%s: not run: %s", job, exc)
             return "failed"
-        settings = config.jobs.get(job)
-        if settings is not None and not settings.enabled:
+        if not registry.is_enabled(registry.get(job), config):
             history.engine.dispose()
             log.info("%s: disabled in the config; restart the scheduler to drop it", job)
             return "disabled"
         try:
-            outcome = execute(registry.get(job), config, history)
+            outcome = execute(registry.get(job), config, history, hooks=standard_hooks())
         except JobLockedError as exc:
             log.warning("skipped: %s", exc)
             return "skipped"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from monitor.config import Config, StoreConfig
@@ -26,20 +24,25 @@ def render_config(
     sources_root: str,
     preset: str,
 ) -> str:
-    """The starter config, with the given values filled in."""
+    """The starter config: the commented example with the given values set through
+    tomlkit, so any text (backslashes, quotes, newlines) is escaped as TOML and reads back."""
+    import tomlkit
+
     template = resources.files("jobs").joinpath("ragmon.example.toml").read_text("utf-8")
+    doc = tomlkit.parse(template)
+    store: Any = doc["store"]
     if host:
-        location = f'# path = "chroma"\nhost = {json.dumps(host)}\nport = {port}'
+        store.remove("path")
+        store["host"] = host
+        store["port"] = port
     else:
-        location = (
-            f'path = {json.dumps(store_path or "chroma")}\n# host = "localhost"\n# port = 8000'
-        )
-    return Template(template).substitute(
-        store_location=location,
-        collection=collection,
-        sources_root=sources_root,
-        preset=preset,
-    )
+        store["path"] = store_path or "chroma"
+    store["collection"] = collection
+    sources: Any = doc["sources"]
+    sources["root"] = sources_root
+    mapping: Any = doc["mapping"]
+    mapping["preset"] = preset
+    return tomlkit.dumps(doc)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def sample_mapping(
     store_path: str | None, host: str | None, port: int, collection: str
 ) -> InspectReport:
     """Sample up to 200 chunks of a collection and propose a metadata mapping."""
-    from monitor.stores.chroma import ChromaStore
+    from monitor.stores import open_store
 
     config = StoreConfig(
         path=Path(store_path) if store_path else None,
@@ -83,9 +86,10 @@ def sample_mapping(
         collection=collection,
         page_size=SAMPLE_SIZE,
     )
-    store = ChromaStore.from_config(config)
-    chunks = islice((c for page in store.pages(include_text=False) for c in page), SAMPLE_SIZE)
-    return InspectReport(propose_mapping(chunks), collection, store.count())
+    with open_store(config) as store:
+        pages = store.pages(include_text=False)
+        chunks = list(islice((c for page in pages for c in page), SAMPLE_SIZE))
+        return InspectReport(propose_mapping(chunks), collection, store.count())
 
 
 def run_index(
@@ -105,7 +109,7 @@ def run_index(
     from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.ingest import index_sources, plan_index
     from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores.chroma import ChromaIndexTarget, ChromaStore
+    from monitor.stores import open_index_target, open_store
 
     sources = config.sources
     if source_dir is not None:
@@ -113,10 +117,11 @@ def run_index(
     catalog = DirectoryCatalog.from_config(sources)
     out = console(quiet)
     if dry_run:
-        plan = plan_index(catalog, ChromaStore.from_config(config.store))
+        with open_store(config.store) as store:
+            plan = plan_index(catalog, store)
         out.print(plan.describe(config.index.max_delete_share), markup=False)
         return plan.behind
-    target = ChromaIndexTarget.from_config(config.store)
+    target = open_index_target(config.store)
     embedder = SentenceTransformerEmbedder.from_config(config.embedding)
     with progress_bar(quiet) as bar:
         task = bar.add_task("indexing", total=None)
@@ -142,6 +147,20 @@ def run_index(
 
 
 def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
-    """The machine-readable result of the last completed run of ``job``."""
+    """The machine-readable result of the last completed run of ``job``.
+
+    Raises `HistoryUnreadableError` when that run's stored result is no JSON object: every
+    completed run stores one, so the database itself is damaged.
+    """
+    from monitor.errors import HistoryUnreadableError
+
     run = history.last_success(job)
-    return history.details(run.id) if run is not None else None
+    if run is None:
+        return None
+    details = history.details(run.id)
+    if not isinstance(details, dict):
+        raise HistoryUnreadableError(
+            history.url,
+            f"the stored result of run {run.id} is malformed ({type(details).__name__})",
+        )
+    return details

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from jobs.runner import Outcome
     from jobs.status import JobStatus
+    from monitor.freshness.results import FixItem
 
 _STYLE = {
     "ok": "green",
@@ -135,24 +136,24 @@ def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-def render_fix_queue(items: Sequence[dict[str, Any]], fmt: str) -> None:
-    """The fix queue as a table, JSON, or CSV on stdout (formula-safe for spreadsheets)."""
+def render_fix_queue(items: Sequence[FixItem], fmt: str) -> None:
+    """The fix queue as a table, JSON, or CSV on stdout."""
     import json
     import sys
 
-    from monitor.freshness.fixcsv import COLUMNS, fix_queue_csv
+    from monitor.freshness.results import FIX_QUEUE_COLUMNS, fix_queue_rows, write_fix_queue_csv
 
     if fmt == "json":
-        sys.stdout.write(json.dumps(list(items), indent=2) + "\n")
+        sys.stdout.write(json.dumps(fix_queue_rows(items), indent=2) + "\n")
         return
     if fmt == "csv":
-        sys.stdout.write(fix_queue_csv(items))
+        write_fix_queue_csv(sys.stdout, items)
         return
     from rich.table import Table
 
     table = Table(title=f"fix queue ({len(items)} documents)", title_justify="left")
-    for column in COLUMNS:
+    for column in FIX_QUEUE_COLUMNS:
         table.add_column(column)
-    for item in items:
-        table.add_row(*("" if item.get(c) is None else literal(item.get(c)) for c in COLUMNS))
+    for row in fix_queue_rows(items):
+        table.add_row(*("" if row[c] is None else literal(row[c]) for c in FIX_QUEUE_COLUMNS))
     console().print(table)

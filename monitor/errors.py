@@ -90,6 +90,28 @@ class HistoryError(MonitorError):
     """The history database cannot be used."""
 
 
+class HistoryUnreadableError(HistoryError):
+    """The history database answered with an error: damaged, locked, gone or refused."""
+
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"The history database {url} cannot be used: {reason}. If the file is damaged, "
+            "restore it from a backup or move it aside (a new history starts on the next run)."
+        )
+
+
+class OutputError(MonitorError):
+    """A file ragmon was asked to write (report, textfile, log) cannot be written there."""
+
+    def __init__(self, what: str, path: Path | str, reason: str):
+        self.what = what
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"Cannot write {what} {path}: {reason}")
+
+
 class UnknownSchemaError(HistoryError):
     """The history database was written by a ragmon this one does not know."""
 
@@ -99,6 +121,19 @@ class UnknownSchemaError(HistoryError):
             f"The history database {url} is at schema revision {revision!r}, which this "
             "version of ragmon does not know. It was written by a newer ragmon: upgrade "
             "ragmon, or point history.url at another database."
+        )
+
+
+class ResultSchemaError(MonitorError):
+    """A stored result is not of the schema its reader expects (written by another ragmon)."""
+
+    def __init__(self, expected: str, found: object, problem: str | None = None):
+        self.expected = expected
+        self.found = found
+        what = f"is {found!r}" if problem is None else f"does not validate ({problem})"
+        super().__init__(
+            f"Stored result {what}, expected {expected!r}. It was written by another version "
+            "of ragmon: run the job again to store a current result."
         )
 
 
@@ -158,3 +193,28 @@ class AlertNotFoundError(MonitorError):
                 "See the firing alerts with `ragmon alerts list`."
             )
         super().__init__(message)
+
+
+class GroundingError(MonitorError):
+    """Grounding cannot be scored, calibrated or fitted as asked."""
+
+
+class SystemOfRecordError(GroundingError):
+    """A grounding validator's system of record (CSV file, database) cannot be read."""
+
+    def __init__(self, validator: str, where: str, reason: str):
+        self.validator = validator
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"Grounding validator {validator!r}: cannot read its system of record {where}: "
+            f"{reason}. Fix grounding.validators in the config."
+        )
+
+
+class LabelError(GroundingError):
+    """Labelled responses are missing or unusable for calibration or fitting."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(problem)

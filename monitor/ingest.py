@@ -23,11 +23,10 @@ from typing import Any
 
 from monitor.config import ChunkingConfig
 from monitor.errors import MassDeleteError, SourceFileError
-from monitor.ports import Embedder, SourceCatalog, VectorStore
+from monitor.ports import Embedder, IndexTarget, SourceCatalog, VectorStore
 from monitor.provenance import RAGMON_KEYS
 from monitor.records import SourceDocument, SourceProblem
 from monitor.sources.problems import UnreadableSources
-from monitor.stores.chroma import ChromaIndexTarget
 from monitor.text import printable, sha256_text
 
 DEFAULT_MAX_DELETE_SHARE = 0.2
@@ -165,7 +164,7 @@ def plan_index(catalog: SourceCatalog, store: VectorStore) -> IndexPlan:
 
 def index_sources(
     catalog: SourceCatalog,
-    target: ChromaIndexTarget,
+    target: IndexTarget,
     embedder: Embedder,
     chunking: ChunkingConfig,
     *,
@@ -217,7 +216,7 @@ def index_sources(
 
 
 def _index_document(
-    target: ChromaIndexTarget,
+    target: IndexTarget,
     embedder: Embedder,
     chunker: Chunker,
     document: SourceDocument,

@@ -101,6 +101,33 @@ class VectorStore(Protocol):
 
 
 @runtime_checkable
+class IndexTarget(Protocol):
+    """The collection `ragmon index` writes: the only port that changes a store.
+
+    Raises `StoreError` when a write fails.
+    """
+
+    @property
+    def reader(self) -> VectorStore:
+        """The same collection, read-only."""
+        ...
+
+    def add(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        embeddings: Any,
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Add chunks, or overwrite those with the same ids."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id (unknown ids are ignored)."""
+        ...
+
+
+@runtime_checkable
 class Embedder(Protocol):
     """A text embedding model. Loading it may be slow; adapters load lazily.
 
@@ -157,4 +184,22 @@ class AlertChannel(Protocol):
 
     def send(self, notification: Notification) -> None:
         """Deliver ``notification``; raise `DeliveryError` when it did not arrive."""
+        ...
+
+
+@runtime_checkable
+class SystemOfRecord(Protocol):
+    """Where identifiers of one kind (orders, invoices) that really exist are listed.
+
+    Grounding's structural layer asks it whether an identifier an answer names exists;
+    an adapter reads without ever writing, and raises `SystemOfRecordError` when it
+    cannot be read.
+    """
+
+    def describe(self) -> str:
+        """Where the records are (a path, a URL without its password), for evidence."""
+        ...
+
+    def exists(self, identifier: str) -> bool:
+        """True when ``identifier`` (as the validator's pattern matched it) is a record."""
         ...

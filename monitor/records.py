@@ -141,6 +141,8 @@ class RunResult:
     """Source hashes seen by this run, stored with it so the next run need not re-read."""
     memos: Mapping[str, Any] | None = None
     """Analysis results by input hash, used or made by this run, kept for the next."""
+    gates: tuple[Evaluation, ...] = ()
+    """The job's gate rules evaluated on this run's figures (set by the runner)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -6,7 +6,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from monitor.config import ChunkingConfig, Config, StoreConfig, config_from_dict
+from jobs.registry import config_from_dict
+from monitor.config import ChunkingConfig, Config, StoreConfig
 from monitor.history import HistoryStore
 from monitor.ingest import index_sources
 from monitor.records import RunResult
@@ -64,11 +65,11 @@ def audit_now(config: Config, *, full: bool = False) -> RunResult:
 def audit_and_store(config: Config) -> RunResult:
     """Run the job as `ragmon run` does, so the next run sees this one's stamps and memos."""
     from jobs import registry
-    from jobs.runner import execute
+    from jobs.runner import execute, standard_hooks
 
     history = HistoryStore.open(config.history_url)
     try:
-        outcome = execute(registry.get("freshness"), config, history)
+        outcome = execute(registry.get("freshness"), config, history, hooks=standard_hooks())
         assert outcome.error is None, outcome.error
         assert outcome.result is not None
         return outcome.result

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs.registry import load_config
 from monitor.alerts.engine import collect
 from monitor.alerts.figures import fingerprint
-from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.history import HistoryStore
 from monitor.history.alerts import AlertStore
@@ -42,20 +42,46 @@ def _firing(config, history, now=T0):
 def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_path):
     default = alert_config(tmp_path)
     assert [
-        (r.name, r.metric, dict(r.labels), r.op, r.threshold, r.severity)
+        (r.name, r.job, r.metric, dict(r.labels), r.op, r.threshold, r.severity, r.gate, r.enabled)
         for r in default.alerts.rules
     ] == [
-        ("stale-share", "stale_share", {}, ">", 0.05, Severity.WARNING),
-        ("orphans", "chunks", {"class": "orphaned"}, ">", 0.0, Severity.WARNING),
-        ("model-mismatch", "model_mismatch", {}, ">=", 1.0, Severity.CRITICAL),
+        ("stale-share", "freshness", "stale_share", {}, ">", 0.05, Severity.WARNING, True, True),
+        ("orphans", "freshness", "orphaned_chunks", {}, ">", 0.0, Severity.WARNING, True, True),
+        (
+            "missing-documents",
+            "freshness",
+            "documents",
+            {"class": "missing"},
+            ">",
+            0.0,
+            Severity.WARNING,
+            True,
+            False,
+        ),
+        (
+            "model-mismatch",
+            "freshness",
+            "model_mismatch",
+            {},
+            ">=",
+            1.0,
+            Severity.CRITICAL,
+            True,
+            True,
+        ),
         (
             "staleness-age",
+            "freshness",
             "staleness_age_seconds",
             {"stat": "p95"},
             ">",
             604800.0,
             Severity.WARNING,
+            False,
+            True,
         ),
+        ("chunking-truncated", "chunking_truncated_share", {}, ">", 0.01, Severity.WARNING),
+        ("chunking-mid-sentence", "chunking_mid_sentence_share", {}, ">=", 0.1, Severity.WARNING),
     ]
 
     tuned = alert_config(
@@ -76,13 +102,32 @@ def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_pa
     assert none.alerts.rules == []
 
 
+def test_old_freshness_keys_are_aliases_of_the_built_in_rules(tmp_path):
+    config = alert_config(
+        tmp_path,
+        freshness={"max_stale_share": 0.3, "max_missing": 2, "fail_on_model_mismatch": False},
+    )
+    rules = {r.name: r for r in config.alerts.rules}
+    assert rules["stale-share"].threshold == 0.3
+    assert (rules["missing-documents"].enabled, rules["missing-documents"].threshold) == (True, 2)
+    assert rules["model-mismatch"].gate is False
+
+    with pytest.raises(ConfigError) as raised:
+        alert_config(
+            tmp_path,
+            freshness={"max_stale_share": 0.3},
+            rules=[{"name": "stale-share", "threshold": 0.1}],
+        )
+    assert "its threshold is set twice, by freshness.max_stale_share" in str(raised.value)
+
+
 def test_default_rules_fire_on_freshness_figures(tmp_path, history):
     config = alert_config(tmp_path)
     store_run(
         history,
         [
             Metric(name="stale_share", value=0.22, labels={"collection": "docs"}),
-            Metric(name="chunks", value=5, labels={"collection": "docs", "class": "orphaned"}),
+            Metric(name="orphaned_chunks", value=5, labels={"collection": "docs"}),
             Metric(name="chunks", value=40, labels={"collection": "docs", "class": "fresh"}),
             Metric(name="model_mismatch", value=0, labels={"collection": "docs"}),
             Metric(
@@ -101,7 +146,7 @@ def test_default_rules_fire_on_freshness_figures(tmp_path, history):
     evaluations = _evaluate(config, history)
 
     assert _firing(config, history) == [
-        ("orphans", {"class": "orphaned", "collection": "docs"}),
+        ("orphans", {"collection": "docs"}),
         ("stale-share", {"collection": "docs"}),
         ("staleness-age", {"collection": "docs", "stat": "p95"}),
     ]
@@ -317,7 +362,7 @@ def test_only_completed_runs_of_the_rules_job_count(tmp_path, history):
             '[[alerts.rules]]\nname = "stale-share"\nthreshhold = 0.1\n',
             "key 'alerts.rules': rule 'stale-share': unknown key 'threshhold' (expected one of: "
             "name, metric, labels, job, op, threshold, severity, for_runs, change, baseline, "
-            "cooldown, description, finding_kinds, enabled)",
+            "cooldown, description, finding_kinds, enabled, gate)",
         ),
         (
             '[alerts.channels.ops]\nkind = "sms"\n',
@@ -355,6 +400,7 @@ def test_every_commented_alerts_key_of_the_starter_config_is_valid():
     import re
     import tomllib
 
+    from jobs.registry import builtin_rules
     from jobs.setup import render_config
     from monitor.alerts.settings import AlertsSettings
 
@@ -372,13 +418,19 @@ def test_every_commented_alerts_key_of_the_starter_config_is_valid():
             lines.append(line)
         elif match := re.match(r"^# (\[\[?alerts[^\]]*\]\]?|[a-z_]+ = .*)$", line):
             lines.append(match.group(1).split("  #")[0])
-    settings = AlertsSettings.model_validate(tomllib.loads("\n".join(lines))["alerts"])
+    raw = tomllib.loads("\n".join(lines))
+    settings = AlertsSettings.model_validate(
+        raw["alerts"], context={"builtin_rules": builtin_rules(raw)}
+    )
     assert sorted(settings.channels) == ["console", "log", "oncall", "ops", "team"]
     assert [r.name for r in settings.rules] == [
         "stale-share",
         "orphans",
+        "missing-documents",
         "model-mismatch",
         "staleness-age",
+        "chunking-truncated",
+        "chunking-mid-sentence",
         "coverage-drop",
     ]
     assert {k for k in AlertsSettings.model_fields} <= {line.split(" = ")[0] for line in lines} | {

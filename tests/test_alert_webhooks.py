@@ -12,9 +12,9 @@ import pytest
 
 from jobs import registry
 from jobs.alerts import evaluate_alerts
-from jobs.runner import execute
+from jobs.freshness import RULES
+from jobs.runner import execute, standard_hooks
 from monitor.alerts.figures import fingerprint
-from monitor.alerts.settings import DEFAULT_RULES
 from monitor.history import HistoryStore
 from tests.alerting import WebhookServer, alert_config, every_row, outbox, stale_finding, store_run
 from tests.conftest import free_port
@@ -73,7 +73,7 @@ def test_generic_json_and_slack_blocks_are_exactly_as_documented(tmp_path, monke
         "rule": "stale-share",
         "severity": "warning",
         "summary": "stale_share{collection=docs} = 30% (threshold > 5%)",
-        "description": DEFAULT_RULES["stale-share"]["description"],
+        "description": next(r for r in RULES if r.name == "stale-share").description,
         "labels": {"collection": "docs"},
         "metric": "stale_share",
         "value": 0.3,
@@ -156,7 +156,7 @@ def test_http_500_is_retried_then_pending_then_delivered_on_the_next_run(
     store_run(history, {"stale_share": 0.3})
     server.default = "error"
 
-    outcome = execute(registry.get("alerts"), config, history)
+    outcome = execute(registry.get("alerts"), config, history, hooks=standard_hooks())
 
     assert outcome.error is None and outcome.status == "ok"
     tries = len(server.requests)
@@ -261,7 +261,7 @@ def test_webhook_urls_never_reach_the_logs_or_the_history_store(
         server.default = behaviour
         store_run(history, {"stale_share": 0.0 if behaviour in ("hang", "ok") else 0.3})
         evaluate_alerts(config, history, now=datetime.now(UTC))
-    execute(registry.get("alerts"), config, history)
+    execute(registry.get("alerts"), config, history, hooks=standard_hooks())
 
     assert "delivery failed after" in caplog.text  # failures were logged ...
     for secret in (HOOK_PATH, SLACK_PATH, "SECRET-TOKEN", "SLACKSECRET"):

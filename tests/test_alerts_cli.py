@@ -10,15 +10,15 @@ from click.testing import CliRunner
 
 from jobs.alerts import evaluate_alerts
 from jobs.cli import cli
+from jobs.registry import load_config
 from monitor.alerts.figures import fingerprint
-from monitor.config import load_config
 from monitor.history import HistoryStore
 from monitor.records import Metric
 from tests.alerting import Inbox, WebhookServer, outbox, read_jsonl, smtp_server, store_run
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 FP = fingerprint("stale-share", {"collection": "docs"})
-ORPHANS = fingerprint("orphans", {"class": "orphaned", "collection": "docs"})
+ORPHANS = fingerprint("orphans", {"collection": "docs"})
 
 
 def _invoke(*args):
@@ -50,7 +50,7 @@ def firing(tmp_path):
         history,
         [
             Metric(name="stale_share", value=0.3, labels={"collection": "docs"}),
-            Metric(name="chunks", value=3, labels={"collection": "docs", "class": "orphaned"}),
+            Metric(name="orphaned_chunks", value=3, labels={"collection": "docs"}),
         ],
     )
     evaluate_alerts(config, history, now=T0)
@@ -64,7 +64,7 @@ def test_list_shows_firing_alerts_as_aligned_columns(firing):
     assert result.output == (
         "FINGERPRINT       STATE   SEVERITY  RULE         SINCE                 SUMMARY\n"
         f"{ORPHANS}  firing  warning   orphans      2026-11-24 06:00 UTC  "
-        "chunks{class=orphaned,collection=docs} = 3 (threshold > 0)\n"
+        "orphaned_chunks{collection=docs} = 3 (threshold > 0)\n"
         f"{FP}  firing  warning   stale-share  2026-11-24 06:00 UTC  "
         "stale_share{collection=docs} = 30% (threshold > 5%)\n"
     )

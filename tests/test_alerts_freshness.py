@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobs import registry
-from jobs.runner import execute
+from jobs.runner import execute, standard_hooks
 from monitor.history import HistoryStore
 from monitor.history.alerts import AlertStore
 from tests.alerting import WebhookServer, outbox, read_jsonl
@@ -56,7 +56,7 @@ def world(tmp_path, monkeypatch):
 
 
 def _run(config, history):
-    outcome = execute(registry.get("freshness"), config, history)
+    outcome = execute(registry.get("freshness"), config, history, hooks=standard_hooks())
     assert outcome.error is None
     return outcome
 

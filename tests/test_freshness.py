@@ -106,8 +106,8 @@ def test_each_planted_class_is_found_with_exact_ids(ragmon_world):
     assert details["embedding"]["mismatched"] == []
     assert details["embedding"]["model_mismatch"] is False
     assert result.status is RunStatus.FINDINGS
-    crossed = {c["name"] for c in details["thresholds"] if c["crossed"]}
-    assert crossed == {"max_stale_share", "max_orphaned"}
+    crossed = {g.rule for g in result.gates if g.firing}
+    assert crossed == {"stale-share", "orphans"}
 
 
 def test_fix_queue_gives_one_action_per_document(ragmon_world):
@@ -274,7 +274,7 @@ def test_random_vectors_of_the_right_dimension_are_a_model_mismatch(tmp_path, em
     assert embedding["model_mismatch"] is True
     assert sorted(m["chunk_id"] for m in embedding["mismatched"]) == sorted(got["ids"])
     assert any(f.kind == "model_mismatch" for f in result.findings)
-    assert "model_mismatch" in {c["name"] for c in result.details["thresholds"] if c["crossed"]}
+    assert "model-mismatch" in {g.rule for g in result.gates if g.firing}
 
 
 def test_a_different_dimension_is_a_model_mismatch(tmp_path, embedder):
@@ -346,7 +346,7 @@ def test_healthy_store_is_ok(tmp_path, embedder):
 
 def test_audit_over_a_chroma_server(tmp_path, embedder, chroma_server):
     """The same audit through `HttpClient` against a real `chroma run` server."""
-    from monitor.config import config_from_dict
+    from jobs.registry import config_from_dict
 
     host, port = chroma_server
     docs = tmp_path / "docs"

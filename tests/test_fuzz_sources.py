@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from monitor.config import FreshnessConfig, MappingConfig, StoreConfig
 from monitor.freshness.audit import audit
-from monitor.freshness.fixcsv import fix_queue_csv
-from monitor.freshness.results import to_result
+from monitor.freshness.results import FreshnessResult, to_result, write_fix_queue_csv
 from monitor.provenance import PRESETS, MetadataMapping
 from monitor.records import Chunk
 from monitor.sources.directory import DirectoryCatalog
@@ -155,7 +154,10 @@ def _check_result(result: Any, total: int) -> None:
     counts = details["counts"]["chunks"]
     assert sum(counts.values()) == total  # every chunk in exactly one class
     json.dumps(details, allow_nan=False).encode("utf-8")
-    fix_queue_csv(details["fix_queue"]).encode("utf-8")
+    record = FreshnessResult.from_json(details)  # what fix-queue and the report read back
+    csv_text = io.StringIO()
+    write_fix_queue_csv(csv_text, record.fix_queue)
+    csv_text.getvalue().encode("utf-8")
     _render(result)
 
 

@@ -249,8 +249,8 @@ def test_the_lease_of_a_killed_process_expires_and_the_next_run_proceeds(history
 
 
 def test_status_shows_who_holds_a_lock(history, tmp_path):
+    from jobs.registry import config_from_dict
     from jobs.status import job_statuses
-    from monitor.config import config_from_dict
 
     (tmp_path / "docs").mkdir()
     config = config_from_dict(

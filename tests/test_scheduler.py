@@ -19,8 +19,9 @@ from sqlalchemy import inspect, text
 
 from jobs import registry
 from jobs.cli import cli
+from jobs.registry import load_config
 from jobs.scheduler import JOB_TABLE, Scheduler
-from monitor.config import StoreConfig, load_config
+from monitor.config import StoreConfig
 from monitor.errors import JobLockedError
 from monitor.history.locks import HeldLease, JobLocks
 from monitor.records import RunResult, RunStatus
@@ -233,6 +234,7 @@ def temporary_jobs(monkeypatch):
     """Register jobs for one test only; the registry is restored afterwards."""
     registry.all_jobs()
     monkeypatch.setattr(registry, "_JOBS", dict(registry._JOBS))
+    monkeypatch.setattr(registry, "JOB_MODULES", (*registry.JOB_MODULES, __name__))
 
     def add(name, function, *, schedule="0 * * * *", after=()):
         registry.register(name, schedule=schedule, after=after)(function)

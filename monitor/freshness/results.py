@@ -1,16 +1,27 @@
-"""From a `FreshnessAudit` to figures, findings, the fix queue and the `--json` result."""
+"""From a `FreshnessAudit` to figures, findings, the fix queue and the typed result.
+
+`FreshnessResult` is what the job stores with each run and what `--json` prints; the
+report, `ragmon fix-queue` and the demo read it back with `FreshnessResult.from_json`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+import csv
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any, TextIO
 
 import numpy as np
 
 from monitor.config import FreshnessConfig
 from monitor.freshness.audit import FreshnessAudit
+from monitor.freshness.conflicts import Conflict
+from monitor.freshness.fixcsv import spreadsheet_safe
 from monitor.freshness.states import ChunkClass, DocClass, DocumentState
-from monitor.records import Finding, Metric, RunResult, RunStatus, Severity
+from monitor.freshness.vectors import VectorMismatch
+from monitor.records import Finding, Metric, RunResult, RunStatus, Severity, SourceProblem
+from monitor.results import ResultRecord
 
 SCHEMA = "ragmon.freshness/1"
 _STALE_RULES = ("numbers-changed", "text-gone")
@@ -54,10 +65,117 @@ class FixItem:
     """For ``re-point``: the document's new path."""
 
 
+FIX_QUEUE_COLUMNS = ("document", "action", "chunks", "age_days", "retrievals", "target", "reason")
+"""The fix queue's columns in the order tables and CSV files show them."""
+assert set(FIX_QUEUE_COLUMNS) == {f.name for f in fields(FixItem)}
+
+
+def fix_queue_rows(queue: Sequence[FixItem]) -> list[dict[str, Any]]:
+    """The fix queue as rows of `FIX_QUEUE_COLUMNS`, for JSON and CSV."""
+    return [{column: getattr(item, column) for column in FIX_QUEUE_COLUMNS} for item in queue]
+
+
+def write_fix_queue_csv(out: TextIO, queue: Sequence[FixItem]) -> None:
+    """The fix queue as CSV with a header row; cells a spreadsheet would run as formulas
+    get a leading ``'`` (see `spreadsheet_safe`)."""
+    writer = csv.DictWriter(out, fieldnames=FIX_QUEUE_COLUMNS)
+    writer.writeheader()
+    for row in fix_queue_rows(queue):
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClassCounts:
+    """Chunks per chunk class and documents per document class (every class present)."""
+
+    chunks: dict[ChunkClass, int]
+    documents: dict[DocClass, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Shares:
+    stale: float
+    """Stale chunks over all chunks."""
+    orphaned: float
+    """Orphaned and moved chunks over all chunks."""
+    coverage: float
+    """Source documents that are indexed over all source documents."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AgeStats:
+    """Seconds stale chunks have been behind their sources (None without stale chunks)."""
+
+    p50: float | None = None
+    p95: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EmbeddingSummary:
+    """Models recorded in metadata and, when the check ran, how the sample re-embedded."""
+
+    models_in_metadata: dict[str, int]
+    model: str | None = None
+    sampled: int | None = None
+    stored_dimension: int | None = None
+    model_dimension: int | None = None
+    min_cosine: float | None = None
+    mismatched: tuple[VectorMismatch, ...] = ()
+    mismatch_share: float | None = None
+    model_mismatch: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DocumentVerdict:
+    """A document that is not fresh: its class, its chunks per class (fresh left out)."""
+
+    status: DocClass
+    chunk_ids: dict[ChunkClass, list[str]]
+    rules: dict[str, int]
+    coverage: float | None = None
+    modified_at: datetime | None = None
+    embedded_at: datetime | None = None
+    moved_to: str | None = None
+    moved_from: str | None = None
+    reason: str | None = None
+    """Why the source could not be read (``unreadable`` documents)."""
+    stale_age_seconds: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FreshnessResult(ResultRecord):
+    """One audit as stored with its run (schema ``ragmon.freshness/1``)."""
+
+    SCHEMA = SCHEMA
+
+    collection: str
+    store: str
+    audited_at: datetime
+    chunks: int
+    documents: int
+    counts: ClassCounts
+    shares: Shares
+    staleness_age_seconds: AgeStats
+    newest_embedding: datetime | None
+    newest_source_change: datetime | None
+    embedding: EmbeddingSummary
+    conflicts: tuple[Conflict, ...]
+    untraceable: tuple[str, ...]
+    source_reads: int
+    source_problems: tuple[SourceProblem, ...]
+    by_document: dict[str, DocumentVerdict] = field(default_factory=dict)
+    """Every document that is not fresh."""
+    fix_queue: tuple[FixItem, ...] = ()
+
+
 def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
-    """Figures, findings, thresholds and the machine-readable result of one audit."""
-    chunk_counts = {c.value: 0 for c in ChunkClass}
-    doc_counts = {c.value: 0 for c in DocClass}
+    """Figures, findings and the typed result of one audit.
+
+    The status is ``ok``: thresholds are the job's gate rules, applied by the runner.
+    """
+    chunk_counts = {c: 0 for c in ChunkClass}
+    doc_counts = {c: 0 for c in DocClass}
     chunk_counts[ChunkClass.UNTRACEABLE] = len(audit.untraceable)
     ages: list[float] = []
     for state in audit.documents.values():
@@ -68,55 +186,51 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         ages += state.stale_ages
     total = max(audit.chunk_total, 1)
     indexed = audit.catalog_documents - doc_counts[DocClass.MISSING] - _moved_targets(audit)
-    shares = {
-        "stale": chunk_counts[ChunkClass.STALE] / total,
-        "orphaned": (chunk_counts[ChunkClass.ORPHANED] + chunk_counts[ChunkClass.MOVED]) / total,
-        "coverage": indexed / audit.catalog_documents if audit.catalog_documents else 1.0,
-    }
-    age = _quantiles(ages)
-    queue = fix_queue(audit)
-    checks = _thresholds(audit, settings, shares, chunk_counts, doc_counts)
-    crossed = [c for c in checks if c["crossed"]]
+    shares = Shares(
+        stale=round(chunk_counts[ChunkClass.STALE] / total, 6),
+        orphaned=round(
+            (chunk_counts[ChunkClass.ORPHANED] + chunk_counts[ChunkClass.MOVED]) / total, 6
+        ),
+        coverage=round(indexed / audit.catalog_documents, 6) if audit.catalog_documents else 1.0,
+    )
+    record = FreshnessResult(
+        collection=audit.collection,
+        store=audit.location,
+        audited_at=audit.audited_at,
+        chunks=audit.chunk_total,
+        documents=audit.catalog_documents,
+        counts=ClassCounts(chunks=chunk_counts, documents=doc_counts),
+        shares=shares,
+        staleness_age_seconds=_quantiles(ages),
+        newest_embedding=audit.newest_embedding,
+        newest_source_change=audit.newest_source_change,
+        embedding=_embedding_summary(audit),
+        conflicts=tuple(audit.conflicts),
+        untraceable=tuple(audit.untraceable),
+        source_reads=audit.source_reads,
+        source_problems=tuple(audit.source_problems),
+        by_document={
+            s.id: _verdict(s) for s in audit.documents.values() if s.status != DocClass.FRESH
+        },
+        fix_queue=tuple(fix_queue(audit)),
+    )
     summary = (
         f"{audit.chunk_total} chunks from {audit.catalog_documents} documents: "
-        f"{chunk_counts['stale']} stale, {chunk_counts['orphaned']} orphaned, "
-        f"{chunk_counts['moved']} moved"
-        + (f", {chunk_counts['unreadable']} unreadable" if chunk_counts["unreadable"] else "")
-        + f"; {doc_counts['missing']} document(s) never indexed"
-        + (f"; {len(crossed)} threshold(s) crossed" if crossed else "")
+        f"{chunk_counts[ChunkClass.STALE]} stale, {chunk_counts[ChunkClass.ORPHANED]} orphaned, "
+        f"{chunk_counts[ChunkClass.MOVED]} moved"
+        + (
+            f", {chunk_counts[ChunkClass.UNREADABLE]} unreadable"
+            if chunk_counts[ChunkClass.UNREADABLE]
+            else ""
+        )
+        + f"; {doc_counts[DocClass.MISSING]} document(s) never indexed"
     )
-    details = {
-        "schema": SCHEMA,
-        "collection": audit.collection,
-        "store": audit.location,
-        "audited_at": audit.audited_at.isoformat(),
-        "chunks": audit.chunk_total,
-        "documents": audit.catalog_documents,
-        "counts": {"chunks": chunk_counts, "documents": doc_counts},
-        "shares": {k: round(v, 6) for k, v in shares.items()},
-        "staleness_age_seconds": age,
-        "newest_embedding": _iso(audit.newest_embedding),
-        "newest_source_change": _iso(audit.newest_source_change),
-        "thresholds": checks,
-        "embedding": _embedding_details(audit),
-        "conflicts": [_conflict_json(c) for c in audit.conflicts],
-        "untraceable": audit.untraceable,
-        "source_reads": audit.source_reads,
-        "source_problems": [
-            {"path": p.path, "reason": p.reason, "directory": p.directory}
-            for p in audit.source_problems
-        ],
-        "by_document": {
-            s.id: _document_json(s) for s in audit.documents.values() if s.status != DocClass.FRESH
-        },
-        "fix_queue": [asdict(item) for item in queue],
-    }
     return RunResult(
-        status=RunStatus.FINDINGS if crossed else RunStatus.OK,
+        status=RunStatus.OK,
         summary=summary,
-        metrics=tuple(_metrics(chunk_counts, doc_counts, shares, age, audit)),
+        metrics=tuple(_metrics(record, audit)),
         findings=tuple(_findings(audit)),
-        details=details,
+        details=record.to_json(),
         source_stamps=audit.stamps,
         memos=audit.memos,
     )
@@ -209,103 +323,71 @@ def _mismatched_documents(audit: FreshnessAudit) -> dict[str, int]:
     return counts
 
 
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _quantiles(ages: list[float]) -> dict[str, float | None]:
+def _quantiles(ages: list[float]) -> AgeStats:
     if not ages:
-        return {"p50": None, "p95": None, "max": None}
+        return AgeStats()
     values = np.asarray(ages)
-    return {
-        "p50": round(float(np.percentile(values, 50)), 1),
-        "p95": round(float(np.percentile(values, 95)), 1),
-        "max": round(float(values.max()), 1),
-    }
+    return AgeStats(
+        p50=round(float(np.percentile(values, 50)), 1),
+        p95=round(float(np.percentile(values, 95)), 1),
+        max=round(float(values.max()), 1),
+    )
 
 
-def _thresholds(
-    audit: FreshnessAudit,
-    settings: FreshnessConfig,
-    shares: dict[str, float],
-    chunks: dict[str, int],
-    docs: dict[str, int],
-) -> list[dict[str, Any]]:
-    checks: list[dict[str, Any]] = [
-        _check("max_stale_share", shares["stale"], settings.max_stale_share),
-        _check("max_orphaned", chunks["orphaned"] + chunks["moved"], settings.max_orphaned),
-        _check("max_unreadable", chunks["unreadable"], settings.max_unreadable),
-    ]
-    if settings.max_missing is not None:
-        checks.append(_check("max_missing", docs["missing"], settings.max_missing))
-    if settings.fail_on_model_mismatch and audit.vectors is not None:
-        checks.append(_check("model_mismatch", int(audit.vectors.model_mismatch), 0))
-    return checks
-
-
-def _check(name: str, value: float, limit: float) -> dict[str, Any]:
-    return {"name": name, "value": round(value, 6), "limit": limit, "crossed": value > limit}
-
-
-def _embedding_details(audit: FreshnessAudit) -> dict[str, Any]:
-    out: dict[str, Any] = {"models_in_metadata": dict(audit.models)}
+def _embedding_summary(audit: FreshnessAudit) -> EmbeddingSummary:
+    models = dict(audit.models)
     vectors = audit.vectors
-    if vectors is not None:
-        out |= {
-            "model": vectors.model,
-            "sampled": vectors.sampled,
-            "stored_dimension": vectors.stored_dimension,
-            "model_dimension": vectors.model_dimension,
-            "min_cosine": vectors.min_cosine,
-            "mismatched": [asdict(m) for m in vectors.mismatches],
-            "mismatch_share": round(vectors.mismatch_share, 4),
-            "model_mismatch": vectors.model_mismatch,
-        }
-    return out
+    if vectors is None:
+        return EmbeddingSummary(models_in_metadata=models)
+    return EmbeddingSummary(
+        models_in_metadata=models,
+        model=vectors.model,
+        sampled=vectors.sampled,
+        stored_dimension=vectors.stored_dimension,
+        model_dimension=vectors.model_dimension,
+        min_cosine=vectors.min_cosine,
+        mismatched=vectors.mismatches,
+        mismatch_share=round(vectors.mismatch_share, 4),
+        model_mismatch=vectors.model_mismatch,
+    )
 
 
-def _conflict_json(conflict: Any) -> dict[str, Any]:
-    return {
-        "chunk_ids": list(conflict.chunk_ids),
-        "source_ids": list(conflict.source_ids),
-        "sentences": list(conflict.sentences),
-        "values": [list(v) for v in conflict.values],
-        "similarity": round(conflict.similarity, 4),
-    }
+def _verdict(state: DocumentState) -> DocumentVerdict:
+    return DocumentVerdict(
+        status=state.status,
+        chunk_ids={cls: sorted(ids) for cls, ids in sorted(state.chunks.items())},
+        rules=dict(state.rules),
+        coverage=state.coverage,
+        modified_at=state.modified_at,
+        embedded_at=state.embedded_at,
+        moved_to=state.moved_to,
+        moved_from=state.moved_from,
+        reason=state.reason,
+        stale_age_seconds=round(max(state.stale_ages), 1) if state.stale_ages else None,
+    )
 
 
-def _document_json(state: DocumentState) -> dict[str, Any]:
-    return {
-        "status": state.status.value,
-        "chunk_ids": {cls.value: sorted(ids) for cls, ids in sorted(state.chunks.items())},
-        "rules": dict(state.rules),
-        "coverage": state.coverage,
-        "modified_at": state.modified_at.isoformat() if state.modified_at else None,
-        "embedded_at": state.embedded_at.isoformat() if state.embedded_at else None,
-        "moved_to": state.moved_to,
-        "moved_from": state.moved_from,
-        "reason": state.reason,
-        "stale_age_seconds": round(max(state.stale_ages), 1) if state.stale_ages else None,
-    }
-
-
-def _metrics(
-    chunks: dict[str, int],
-    docs: dict[str, int],
-    shares: dict[str, float],
-    age: dict[str, float | None],
-    audit: FreshnessAudit,
-) -> list[Metric]:
+def _metrics(record: FreshnessResult, audit: FreshnessAudit) -> list[Metric]:
     labels = {"collection": audit.collection}
-    out = [Metric(name="chunks", value=v, labels={**labels, "class": k}) for k, v in chunks.items()]
+    chunks, docs = record.counts.chunks, record.counts.documents
+    out = [
+        Metric(name="chunks", value=v, labels={**labels, "class": k.value})
+        for k, v in chunks.items()
+    ]
     out += [
-        Metric(name="documents", value=v, labels={**labels, "class": k}) for k, v in docs.items()
+        Metric(name="documents", value=v, labels={**labels, "class": k.value})
+        for k, v in docs.items()
     ]
     out += [
         Metric(name="chunks_total", value=audit.chunk_total, labels=labels),
-        Metric(name="stale_share", value=shares["stale"], labels=labels),
-        Metric(name="orphan_share", value=shares["orphaned"], labels=labels),
-        Metric(name="coverage", value=shares["coverage"], labels=labels),
+        Metric(name="stale_share", value=record.shares.stale, labels=labels),
+        Metric(name="orphan_share", value=record.shares.orphaned, labels=labels),
+        Metric(
+            name="orphaned_chunks",
+            value=chunks[ChunkClass.ORPHANED] + chunks[ChunkClass.MOVED],
+            labels=labels,
+        ),
+        Metric(name="coverage", value=record.shares.coverage, labels=labels),
         Metric(name="conflicting_duplicates", value=len(audit.conflicts), labels=labels),
         Metric(name="source_reads", value=audit.source_reads, labels=labels),
         Metric(name="mixed_models", value=max(0, len(audit.models) - 1), labels=labels),
@@ -317,9 +399,10 @@ def _metrics(
     ):
         if moment is not None:
             out.append(Metric(name=name, value=(now - moment).total_seconds(), labels=labels))
+    age = record.staleness_age_seconds
     out += [
         Metric(name="staleness_age_seconds", value=v, labels={**labels, "stat": k})
-        for k, v in age.items()
+        for k, v in (("p50", age.p50), ("p95", age.p95), ("max", age.max))
         if v is not None
     ]
     if audit.vectors is not None:
@@ -420,7 +503,7 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                 f"{conflict.source_ids[1]} says “{conflict.sentences[1]}”",
                 source_id=conflict.source_ids[0],
                 chunk_ids=conflict.chunk_ids,
-                evidence=_conflict_json(conflict),
+                evidence={**asdict(conflict), "similarity": round(conflict.similarity, 4)},
             )
         )
     return findings
