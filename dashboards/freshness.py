@@ -79,13 +79,14 @@ class FreshnessSection:
             "stale chunks": data.series("chunks", **{"class": "stale"}),
             "orphaned chunks": data.series("chunks", **{"class": "orphaned"}),
             "moved chunks": data.series("chunks", **{"class": "moved"}),
+            "unreadable chunks": data.series("chunks", **{"class": "unreadable"}),
             "missing documents": data.series("documents", **{"class": "missing"}),
         }
         if any(classes.values()):
             figures.append(
                 Figure(
                     id="freshness-classes",
-                    title="Stale, orphaned, moved, missing",
+                    title="Stale, orphaned, moved, unreadable, missing",
                     spec=lines(classes, y_title="count"),
                 )
             )

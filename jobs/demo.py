@@ -167,7 +167,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     out.rule("4. What changed since the last index (ragmon index --dry-run)")
     with open_store(config.store) as store:
         plan = plan_index(DirectoryCatalog.from_config(config.sources), store)
-    out.print(plan.describe())
+    out.print(plan.describe(), markup=False)
 
     worst = 0
     jobs = registry.all_jobs()
@@ -185,10 +185,10 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         render_fix_queue(queue_with_retrievals(history, details, config), "table")
     report = config.report.out_dir / "index.html"
     if report.is_file():
-        out.print(f"\nHTML report: {report.resolve()}")
+        out.print(f"\nHTML report: {report.resolve()}", markup=False)
     alerts = workdir / ".ragmon" / "alerts.jsonl"
     if alerts.is_file():
-        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}")
+        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}", markup=False)
     out.print(
         f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
@@ -196,7 +196,8 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         f"  ragmon -c {config_path} run freshness --json\n"
         f"  ragmon -c {config_path} trace demo-0000\n"
         f"  ragmon -c {config_path} report --serve\n"
-        f"  ragmon -c {config_path} index --dry-run"
+        f"  ragmon -c {config_path} index --dry-run",
+        markup=False,
     )
     return worst
 

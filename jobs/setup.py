@@ -95,9 +95,20 @@ def sample_mapping(
         return InspectReport(propose_mapping(chunks), collection, store.count())
 
 
-def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: bool) -> bool:
-    """Index (or, dry, compare) the sources; return whether the store was behind them."""
-    from jobs.ui import console, progress_bar
+def run_index(
+    config: Config,
+    source_dir: Path | None,
+    *,
+    dry_run: bool,
+    quiet: bool,
+    allow_mass_delete: bool = False,
+) -> bool:
+    """Index (or, dry, compare) the sources; return whether the store was behind them.
+
+    Raises `MassDeleteError` when the run would delete more than ``index.max_delete_share``
+    of the collection and ``allow_mass_delete`` is not set; nothing is written then.
+    """
+    from jobs.ui import console, literal, progress_bar
     from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.ingest import index_sources, plan_index
     from monitor.sources.directory import DirectoryCatalog
@@ -111,23 +122,30 @@ def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: 
     if dry_run:
         with open_store(config.store) as store:
             plan = plan_index(catalog, store)
-        out.print(plan.describe())
+        out.print(plan.describe(config.index.max_delete_share), markup=False)
         return plan.behind
     target = open_index_target(config.store)
     embedder = SentenceTransformerEmbedder.from_config(config.embedding)
     with progress_bar(quiet) as bar:
         task = bar.add_task("indexing", total=None)
         report = index_sources(
-            catalog, target, embedder, config.chunking, progress=lambda _d: bar.advance(task)
+            catalog,
+            target,
+            embedder,
+            config.chunking,
+            max_delete_share=config.index.max_delete_share,
+            allow_mass_delete=allow_mass_delete,
+            progress=lambda _d: bar.advance(task),
         )
     out.print(
         f"Indexed {len(report.indexed)} of {report.documents} documents into "
         f"{config.store.collection!r} ({report.chunks_written} chunks written, "
         f"{report.chunks_deleted} deleted, {report.unchanged} unchanged, "
-        f"{len(report.removed)} removed)."
+        f"{len(report.removed)} removed).",
+        markup=False,
     )
     for problem in report.problems:
-        out.print(f"[yellow]skipped[/] {problem.path}: {problem.reason}")
+        out.print(f"[yellow]skipped[/] {literal(problem.path)}: {literal(problem.reason)}")
     return report.wrote_anything
 
 

@@ -52,6 +52,28 @@ class SourceFileError(SourceError):
         super().__init__(f"{path}: {reason}")
 
 
+class MassDeleteError(SourceError):
+    """`ragmon index` would delete more of the collection than ``index.max_delete_share``.
+
+    Sources that all vanish at once are more often an unmounted share or a wrong path than
+    a deliberate purge, so the run deletes nothing and writes nothing.
+    """
+
+    def __init__(self, *, deleting: int, total: int, documents: int, limit: float):
+        self.deleting = deleting
+        self.total = total
+        self.documents = documents
+        self.limit = limit
+        share = deleting / total if total else 1.0
+        super().__init__(
+            f"ragmon index would delete {deleting} of {total} chunks ({share:.0%}) in one run, "
+            f"more than index.max_delete_share ({limit:.0%}): {documents} "
+            f"document{'' if documents == 1 else 's'} {'is' if documents == 1 else 'are'} gone "
+            "from the sources. If they were really removed, run again with "
+            "--allow-mass-delete; if the sources are on a share, check that it is mounted."
+        )
+
+
 class EmbedderError(MonitorError):
     """The embedding model cannot be loaded or used."""
 

@@ -36,10 +36,19 @@ class SourceStamp:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SourceProblem:
-    """A file the catalog skipped, and why (undecodable, link out of root, unreadable)."""
+    """A source the catalog could not use, and why: undecodable, unreadable, vanished, too
+    large, a link out of the root, or a directory it could not list.
+
+    Never a deleted source: chunks recorded for ``path`` (or, for a directory, anywhere
+    under it) are `unreadable`, not orphaned, and are never deleted.
+    """
 
     path: str
+    """Relative to the catalog root, POSIX separators; ``.`` for the root itself. Bytes of
+    a name that were not UTF-8 are escaped (``x\\xff.md``)."""
     reason: str
+    directory: bool = False
+    """The directory itself could not be listed: everything under it is unknown."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

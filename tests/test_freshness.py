@@ -110,6 +110,7 @@ def test_each_planted_class_is_found_with_exact_ids(ragmon_world):
         "orphaned": 1,
         "moved": 2,
         "missing": 1,
+        "unreadable": 0,
     }
     assert details["embedding"]["mismatched"] == []
     assert details["embedding"]["model_mismatch"] is False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,9 +20,12 @@ from jobs import registry
 from jobs.cli import cli
 from jobs.registry import load_config
 from jobs.scheduler import JOB_TABLE, Scheduler
+from monitor.config import StoreConfig
 from monitor.errors import JobLockedError
 from monitor.history.locks import HeldLease, JobLocks
 from monitor.records import RunResult, RunStatus
+from tests.conftest import fill_collection
+from tests.gate import GatedProxy
 from tests.scheduling import (
     SchedulerProcess,
     assert_disjoint,
@@ -30,6 +34,7 @@ from tests.scheduling import (
     ragmon,
     runs,
     wait_for,
+    world_chunks,
 )
 
 
@@ -38,12 +43,28 @@ def world(tmp_path):
     return build_world(tmp_path)
 
 
-def test_sigterm_lets_the_running_job_finish(world):
-    # A source that is a named pipe holds the audit on its read until the test writes to it:
-    # the run is certainly still going when SIGTERM arrives, on a fast machine or a slow one.
-    gate = world.docs / "gate.md"
-    os.mkfifo(gate)
+def test_sigterm_lets_the_running_job_finish(world, chroma_server):
+    # The store sits behind a gate that holds every connection until the test opens it: the
+    # run is certainly still going when SIGTERM arrives, on a fast machine or a slow one.
+    # (A named pipe among the sources no longer holds a run: the catalog never reads one.)
+    collection = f"gate{uuid.uuid4().hex[:10]}"
+    ids, texts, metadatas = world_chunks()
+    host, port = chroma_server
+    fill_collection(
+        StoreConfig(host=host, port=port, collection=collection),
+        ids,
+        documents=texts,
+        metadatas=metadatas,
+    )
+    gate = GatedProxy(chroma_server)
     config = world.config(schedule="* * * * * *")  # every second
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'path = "chroma"\ncollection = "docs"',
+            f'host = "127.0.0.1"\nport = {gate.port}\ncollection = "{collection}"',
+        ),
+        encoding="utf-8",
+    )
     history = world.history()
     scheduler = SchedulerProcess(config, world.root / "scheduler.log")
     try:
@@ -52,17 +73,18 @@ def test_sigterm_lets_the_running_job_finish(world):
             timeout=60,
             what="a run in progress",
         )
+        assert gate.waiting.acquire(timeout=20), "the run never reached its store"
         scheduler.process.send_signal(signal.SIGTERM)
         wait_for(
             lambda: "stopping: waiting for freshness to finish" in scheduler.log_text(),
             timeout=60,
             what="the scheduler waiting for the run",
         )
-        with open(gate, "w", encoding="utf-8") as pipe:  # let the run read and finish
-            pipe.write("# Gate\n\nOpened by the test.\n")
+        gate.open()  # let the run reach its store and finish
         assert scheduler.process.wait(timeout=60) == 0
     finally:
         scheduler.kill()
+        gate.close()
     (run,) = runs(history)
     assert run.status is RunStatus.OK
     assert JobLocks(history.engine).leases() == []
