@@ -28,6 +28,7 @@ from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
 from monitor.errors import ConfigError
 from monitor.grounding.settings import GroundingConfig
+from monitor.relevance.settings import RelevanceConfig
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
@@ -223,6 +224,7 @@ class Config(_Section):
     # through the validation context) are merged in either way.
     alerts: AlertsSettings = Field(default_factory=dict, validate_default=True)
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    relevance: RelevanceConfig = Field(default_factory=RelevanceConfig)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""

@@ -174,3 +174,18 @@ class LabelError(GroundingError):
     def __init__(self, problem: str):
         self.problem = problem
         super().__init__(problem)
+
+
+class RelevanceError(MonitorError):
+    """The relevance probes or production queries cannot be used as given."""
+
+
+class RelevanceInputError(RelevanceError):
+    """A probe or query file is missing or has a bad line."""
+
+    def __init__(self, path: Path | str, line: int | None, problem: str):
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(f"{where}: {problem}")
