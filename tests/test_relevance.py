@@ -24,14 +24,35 @@ FILLER = 1000
 
 
 @pytest.fixture(scope="session")
-def corpus(embedder: Any) -> dict[str, Any]:
-    """1,144 chunks (the demo corpus and filler) with their vectors, embedded once."""
+def corpus(embedder: Any, pytestconfig: pytest.Config) -> dict[str, Any]:
+    """1,144 chunks (the demo corpus and filler) with their vectors, embedded once.
+
+    The vectors are kept in pytest's cache, keyed by the texts and the model, because
+    embedding them takes minutes on a busy machine.
+    """
     demo = demo_chunks()
     filler = filler_paragraphs(FILLER)
     ids = [c for c, _, _ in demo] + [f"filler/{i // 10}.txt#{i % 10}" for i in range(len(filler))]
     sources = [s for _, s, _ in demo] + [f"filler/{i // 10}.txt" for i in range(len(filler))]
     texts = [t for _, _, t in demo] + filler
-    return {"ids": ids, "sources": sources, "texts": texts, "vectors": embedder.embed(texts)}
+    return {
+        "ids": ids,
+        "sources": sources,
+        "texts": texts,
+        "vectors": embed_cached(embedder, texts, pytestconfig),
+    }
+
+
+def embed_cached(embedder: Any, texts: list[str], pytestconfig: pytest.Config) -> Any:
+    import hashlib
+
+    key = hashlib.sha256("\0".join([embedder.name, *texts]).encode()).hexdigest()[:16]
+    path = pytestconfig.cache.mkdir("relevance-vectors") / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embedder.embed(texts)
+    np.save(path, vectors)
+    return vectors
 
 
 def build(tmp_path: Path, corpus: dict[str, Any], name: str = "docs") -> StoreConfig:
@@ -101,8 +122,177 @@ def test_removed_document_lowers_recall_and_mrr_by_hand_and_names_the_probe(tmp_
         ("expenses", 1, None, "previous")
     ]
     found = figures(second)
-    drop = found[("relevance_recall_relative_drop", (("k", "5"), ("probes", "labelled"), ("reference", "rolling")))]
+    drop = found[
+        (
+            "relevance_recall_relative_drop",
+            (("k", "5"), ("probes", "labelled"), ("reference", "rolling")),
+        )
+    ]
     assert drop == pytest.approx(1 / n)
     # 1/8 = 12.5% is above the recall-drop gate's 10%: the run ends with findings.
     assert second.status == RunStatus.FINDINGS
-    assert any(f.kind == "regressed_probe" and "expenses" in f.message for f in second.result.findings)
+    assert any(
+        f.kind == "regressed_probe" and "expenses" in f.message for f in second.result.findings
+    )
+
+
+def retriever_for(store: StoreConfig, embedder: Any) -> Any:
+    from monitor.relevance.retrieval import Retriever, token_counter
+    from monitor.stores.chroma import ChromaStore
+
+    return Retriever(
+        store=ChromaStore.from_config(store),
+        embedder=embedder,
+        count_tokens=token_counter(embedder.tokenizer),
+    )
+
+
+def settings(**values: Any) -> Any:
+    from monitor.relevance.settings import RelevanceConfig
+
+    return RelevanceConfig(**values)
+
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+def test_self_retrieval_finds_truncated_chunks_by_their_late_sentences(tmp_path, embedder):
+    from monitor.relevance.analysis import measure
+    from tests.relevance_corpus import long_chunks
+
+    texts = long_chunks(80, 16)
+    assert min(embedder.count_tokens(t) for t in texts) > 1.5 * embedder.max_tokens
+    store = StoreConfig(path=tmp_path / "chroma", collection="long")
+    ids = [f"long/{i}.txt#0" for i in range(len(texts))]
+    fill_collection(
+        store,
+        ids,
+        documents=texts,
+        metadatas=[{"source": i.split("#")[0]} for i in ids],
+        embeddings=embedder.embed(texts),
+    )
+    result = measure(
+        retriever_for(store, embedder),
+        settings(self_sample=60, index_sample=0),
+        now=NOW,
+        location="test",
+    )
+    own = result.self_retrieval
+    assert own is not None
+    start, end = own.by_position["start"], own.by_position["end"]
+    # The model reads the first 256 tokens: a chunk's first sentence finds it, its last
+    # sentence (some 400 tokens further on) was never embedded.
+    assert start.hit_at_k >= 0.9
+    assert end.hit_at_k <= 0.3
+    assert start.probes == end.probes == 60
+    assert len(own.late_misses) >= 40
+
+
+def test_self_retrieval_on_short_chunks_has_no_position_gap(tmp_path, corpus, embedder):
+    from monitor.relevance.analysis import measure
+
+    store = build(tmp_path, corpus)
+    result = measure(
+        retriever_for(store, embedder),
+        settings(self_sample=90, index_sample=0),
+        now=NOW,
+        location="t",
+    )
+    own = result.self_retrieval
+    assert own is not None
+    assert own.by_position["end"].hit_at_k >= own.by_position["start"].hit_at_k - 0.1
+
+
+def comparable(result: RelevanceResult) -> dict[str, Any]:
+    data = result.to_json()
+    data.pop("timings")
+    return data
+
+
+def test_identical_runs_give_identical_figures_and_a_gone_chunk_is_replaced(
+    tmp_path, corpus, embedder
+):
+    from monitor.relevance.analysis import Earlier, measure
+
+    store = build(tmp_path, corpus)
+    probes = write_probes(tmp_path / "probes.jsonl")
+    from monitor.relevance.probes import load_probes
+
+    loaded = load_probes(probes)
+    conf = settings(self_sample=60, index_sample=50, seed=7)
+    first = measure(retriever_for(store, embedder), conf, now=NOW, location="t", probes=loaded)
+    earlier = [Earlier(run_id=1, result=first, against="previous")]
+    # A fresh client (the store reopened) and the previous run's sample handed over.
+    second = measure(
+        retriever_for(store, embedder), conf, now=NOW, location="t", probes=loaded, earlier=earlier
+    )
+    assert comparable(first) == comparable(second)
+    assert second.regressions == ()
+    assert first.index is not None and first.index.recall >= 0.95
+
+    own = first.self_retrieval
+    assert own is not None and len(own.sample_ids) == 60 and own.replaced == 0
+    gone = list(own.sample_ids[:3])
+    client = open_client(store)
+    client.get_collection(store.collection).delete(ids=gone)
+    del client
+    third = measure(
+        retriever_for(store, embedder), conf, now=NOW, location="t", probes=loaded, earlier=earlier
+    )
+    again = third.self_retrieval
+    assert again is not None
+    assert again.replaced == 3
+    assert len(again.sample_ids) == 60
+    assert again.sample_ids[:57] == own.sample_ids[3:]
+    assert not set(gone) & set(again.sample_ids)
+
+
+@pytest.fixture(scope="session")
+def pools(embedder: Any, pytestconfig: pytest.Config) -> tuple[Any, Any]:
+    """Reference queries: library documentation sentences; shifted: the staff handbook's."""
+    from monitor.relevance.selfprobe import query_sentences
+
+    reference = [p.split(". ")[0] for p in filler_paragraphs(1300)]
+    shifted = [s for _, _, t in demo_chunks() for s in query_sentences(t).values()]
+    return embed_cached(embedder, reference, pytestconfig), embed_cached(
+        embedder, shifted, pytestconfig
+    )
+
+
+def test_query_drift_is_found_on_shifted_queries_and_not_on_resamples(pools):
+    from monitor.drift_evidently import embedding_drift
+
+    reference, shifted = pools
+    rng = np.random.default_rng(0)
+    ref_rows = reference[rng.choice(len(reference), 300, replace=False)]
+    found = embedding_drift(ref_rows, shifted[:200])
+    assert found.drifted and found.method == "model" and found.bootstrap
+    assert found.score > 0.9
+
+    alarms = 0
+    repetitions = 40
+    for seed in range(repetitions):
+        order = np.random.default_rng(seed).permutation(len(reference))
+        outcome = embedding_drift(reference[order[:300]], reference[order[300:600]])
+        alarms += outcome.drifted
+    # The bootstrap decides below 1,000 reference rows at its 95% quantile: at most the
+    # nominal 5% of resamples of one distribution may be called drift.
+    assert alarms <= 0.05 * repetitions
+
+
+def test_query_drift_with_many_reference_rows_uses_the_auc_threshold(pools):
+    from monitor.drift_evidently import embedding_drift
+
+    reference, shifted = pools
+    order = np.random.default_rng(1).permutation(len(reference))
+    same = embedding_drift(np.concatenate([reference[order[:1000]]]), reference[order[1000:]])
+    assert same.threshold == 0.55 and not same.bootstrap and not same.drifted
+    moved = embedding_drift(reference[order[:1000]], shifted)
+    assert moved.drifted and moved.score > 0.55
+
+
+def write_queries(path: Path, queries: list[tuple[str, str]]) -> Path:
+    path.write_text(
+        "".join(json.dumps({"query": q, "time": t}) + "\n" for q, t in queries), encoding="utf-8"
+    )
+    return path
