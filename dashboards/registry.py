@@ -11,6 +11,7 @@ from dashboards.model import Section
 
 SECTION_MODULES: tuple[str, ...] = (
     "dashboards.freshness",
+    "dashboards.chunking",
     "dashboards.runs",
 )
 

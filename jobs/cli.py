@@ -65,8 +65,16 @@ def cli(
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a part of its directory is a file, not a directory"
+            raise CliError(
+                f"--log-file {log_file}: cannot open it for appending ({reason})", EXIT_USAGE
+            ) from None
         file_handler.setLevel(logging.INFO)
         handlers.append(file_handler)
     logging.basicConfig(
@@ -357,3 +365,7 @@ cli.add_command(cli_alerts.alerts)
 from jobs import cli_grounding  # noqa: E402
 
 cli.add_command(cli_grounding.grounding)
+
+from jobs import cli_baseline  # noqa: E402
+
+cli.add_command(cli_baseline.baseline)

@@ -113,6 +113,7 @@ path = ".ragmon/alerts.jsonl"
 def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
     from jobs import registry
+    from jobs.demo_rechunk import rechunk_badly
     from jobs.runner import execute, standard_hooks
     from jobs.setup import last_details, render_config, run_index
     from jobs.status import job_statuses
@@ -145,23 +146,28 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     out.rule("1. Index the sample corpus")
     run_index(config, None, dry_run=False, quiet=quiet)
 
-    out.rule("2. The corpus drifts; nobody re-indexes")
+    history = HistoryStore.open(config.history_url)
+    out.rule("2. Measure how the corpus is cut (ragmon run chunking)")
+    render_outcome(execute(registry.get("chunking"), config, history), quiet=quiet)
+
+    out.rule("3. The corpus drifts; nobody re-indexes; a new pipeline re-ingests three files")
     _write_new(docs / "handbook/parental-leave.md")
     out.print("  added    handbook/parental-leave.md (never indexed)")
     for drift in DRIFTS:
         drift.apply(docs / drift.path)
         out.print(f"  {drift.path}: {drift.what}")
+    for line in rechunk_badly(config):
+        out.print(line)
 
-    out.rule("3. What changed since the last index (ragmon index --dry-run)")
+    out.rule("4. What changed since the last index (ragmon index --dry-run)")
     with open_store(config.store) as store:
         plan = plan_index(DirectoryCatalog.from_config(config.sources), store)
     out.print(plan.describe())
 
-    history = HistoryStore.open(config.history_url)
     worst = 0
     jobs = registry.all_jobs()
     if jobs:
-        out.rule("4. Run every job (ragmon run all)")
+        out.rule("5. Run every job (ragmon run all)")
     for name in jobs:
         outcome = execute(jobs[name], config, history, hooks=standard_hooks())
         render_outcome(outcome, quiet=quiet)

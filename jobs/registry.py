@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 JobFunction = Callable[..., "RunResult"]
 """``run(config, history, *, full=False) -> RunResult``; ``full`` drops incremental state."""
 
-JOB_MODULES: tuple[str, ...] = ("jobs.freshness", "jobs.relevance", "jobs.report", "jobs.alerts")
+JOB_MODULES: tuple[str, ...] = (
+    "jobs.freshness",
+    "jobs.chunking",
+    "jobs.relevance",
+    "jobs.report",
+    "jobs.alerts",
+)
 """Modules that register jobs, imported on first use of the registry."""
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from monitor.config import Config, StoreConfig
@@ -26,20 +24,25 @@ def render_config(
     sources_root: str,
     preset: str,
 ) -> str:
-    """The starter config, with the given values filled in."""
+    """The starter config: the commented example with the given values set through
+    tomlkit, so any text (backslashes, quotes, newlines) is escaped as TOML and reads back."""
+    import tomlkit
+
     template = resources.files("jobs").joinpath("ragmon.example.toml").read_text("utf-8")
+    doc = tomlkit.parse(template)
+    store: Any = doc["store"]
     if host:
-        location = f'# path = "chroma"\nhost = {json.dumps(host)}\nport = {port}'
+        store.remove("path")
+        store["host"] = host
+        store["port"] = port
     else:
-        location = (
-            f'path = {json.dumps(store_path or "chroma")}\n# host = "localhost"\n# port = 8000'
-        )
-    return Template(template).substitute(
-        store_location=location,
-        collection=collection,
-        sources_root=sources_root,
-        preset=preset,
-    )
+        store["path"] = store_path or "chroma"
+    store["collection"] = collection
+    sources: Any = doc["sources"]
+    sources["root"] = sources_root
+    mapping: Any = doc["mapping"]
+    mapping["preset"] = preset
+    return tomlkit.dumps(doc)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,20 @@ def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: 
 
 
 def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
-    """The machine-readable result of the last completed run of ``job``."""
+    """The machine-readable result of the last completed run of ``job``.
+
+    Raises `HistoryUnreadableError` when that run's stored result is no JSON object: every
+    completed run stores one, so the database itself is damaged.
+    """
+    from monitor.errors import HistoryUnreadableError
+
     run = history.last_success(job)
-    return history.details(run.id) if run is not None else None
+    if run is None:
+        return None
+    details = history.details(run.id)
+    if not isinstance(details, dict):
+        raise HistoryUnreadableError(
+            history.url,
+            f"the stored result of run {run.id} is malformed ({type(details).__name__})",
+        )
+    return details

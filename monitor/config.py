@@ -26,6 +26,7 @@ from pydantic import (
 from monitor import validation
 from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
+from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.errors import ConfigError
 from monitor.grounding.settings import GroundingConfig
 from monitor.relevance.settings import RelevanceConfig
@@ -52,6 +53,9 @@ class ChromaStoreConfig(_Section):
     page_size: int = Field(default=1000, ge=1, le=100_000)
     snapshot: bool = False
     """Audit a copy of an embedded store, so its files stay byte-identical."""
+    timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    """Each call to a Chroma server gives up after this long; a call that times out or
+    loses its connection is tried 3 times in all (with backoff), then the run fails."""
 
     @model_validator(mode="after")
     def _one_location(self) -> ChromaStoreConfig:
@@ -173,6 +177,28 @@ class HistoryConfig(_Section):
     """Where run history lives: any SQLAlchemy URL; default SQLite under ``.ragmon/``."""
 
     url: str | None = None
+    """A relative SQLite path (``sqlite:///state/history.db``) is taken from the config
+    file's directory, like every other relative path."""
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(value)
+            url.get_dialect()
+            if url.get_backend_name() == "sqlite" and (url.host or url.port or url.username):
+                raise ValueError("a SQLite URL names a file, not a host")
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"expected a database URL such as 'sqlite:///.ragmon/history.db' or "
+                f"'postgresql+psycopg://ragmon@db-host/ragmon', got {value!r} ({reason})"
+            ) from None
+        return value
 
 
 class SchedulerConfig(_Section):
@@ -215,6 +241,7 @@ class Config(_Section):
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    chunking_quality: ChunkingQualitySettings = Field(default_factory=ChunkingQualitySettings)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
@@ -232,9 +259,23 @@ class Config(_Section):
 
     @property
     def history_url(self) -> str:
-        if self.history.url:
+        """``history.url`` with a relative SQLite path made absolute from the config's
+        directory, so cron and an interactive shell in another directory share one history."""
+        if not self.history.url:
+            return f"sqlite:///{self.base_dir / '.ragmon' / 'history.db'}"
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.history.url)
+        database = url.database
+        if (
+            url.get_backend_name() != "sqlite"
+            or not database
+            or database == ":memory:"
+            or database.startswith("file:")
+            or Path(database).is_absolute()
+        ):
             return self.history.url
-        return f"sqlite:///{self.base_dir / '.ragmon' / 'history.db'}"
+        return url.set(database=str(self.base_dir / database)).render_as_string(hide_password=False)
 
 
 BuiltinRuleSource = Callable[[Mapping[str, Any]], BuiltinRules]

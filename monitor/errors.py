@@ -68,6 +68,28 @@ class HistoryError(MonitorError):
     """The history database cannot be used."""
 
 
+class HistoryUnreadableError(HistoryError):
+    """The history database answered with an error: damaged, locked, gone or refused."""
+
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"The history database {url} cannot be used: {reason}. If the file is damaged, "
+            "restore it from a backup or move it aside (a new history starts on the next run)."
+        )
+
+
+class OutputError(MonitorError):
+    """A file ragmon was asked to write (report, textfile, log) cannot be written there."""
+
+    def __init__(self, what: str, path: Path | str, reason: str):
+        self.what = what
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"Cannot write {what} {path}: {reason}")
+
+
 class UnknownSchemaError(HistoryError):
     """The history database was written by a ragmon this one does not know."""
 

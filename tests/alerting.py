@@ -7,7 +7,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ def store_run(
     started_at: datetime | None = None,
     findings: tuple[Finding, ...] = (),
     labels: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> int:
     """Record a completed run with these figures, as a job would."""
     if isinstance(metrics, dict):
@@ -67,9 +68,39 @@ def store_run(
             summary="stored by a test",
             metrics=tuple(metrics),
             findings=findings,
+            details=details or {},
         ),
     )
     return run_id
+
+
+def empty_freshness_result() -> dict[str, Any]:
+    """The stored result of a freshness audit of an empty store, for runs made by tests."""
+    from monitor.freshness.results import (
+        AgeStats,
+        ClassCounts,
+        EmbeddingSummary,
+        FreshnessResult,
+        Shares,
+    )
+
+    return FreshnessResult(
+        collection="docs",
+        store="chroma",
+        audited_at=datetime(2026, 11, 24, tzinfo=UTC),
+        chunks=0,
+        documents=0,
+        counts=ClassCounts(chunks={}, documents={}),
+        shares=Shares(stale=0.0, orphaned=0.0, coverage=1.0),
+        staleness_age_seconds=AgeStats(),
+        newest_embedding=None,
+        newest_source_change=None,
+        embedding=EmbeddingSummary(models_in_metadata={}),
+        conflicts=(),
+        untraceable=(),
+        source_reads=0,
+        source_problems=(),
+    ).to_json()
 
 
 def stale_finding(doc: str, chunks: int) -> Finding:

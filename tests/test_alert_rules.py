@@ -80,6 +80,8 @@ def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_pa
             False,
             True,
         ),
+        ("chunking-truncated", "chunking_truncated_share", {}, ">", 0.01, Severity.WARNING),
+        ("chunking-mid-sentence", "chunking_mid_sentence_share", {}, ">=", 0.1, Severity.WARNING),
     ]
 
     tuned = alert_config(
@@ -427,6 +429,8 @@ def test_every_commented_alerts_key_of_the_starter_config_is_valid():
         "missing-documents",
         "model-mismatch",
         "staleness-age",
+        "chunking-truncated",
+        "chunking-mid-sentence",
         "coverage-drop",
     ]
     assert {k for k in AlertsSettings.model_fields} <= {line.split(" = ")[0] for line in lines} | {

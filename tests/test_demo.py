@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from jobs.demo import run_demo
+from jobs.demo_rechunk import BAD_DOCUMENTS, FOOTER
 from jobs.registry import load_config
 from jobs.setup import last_details
 from monitor.history import HistoryStore
@@ -29,6 +30,18 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
         "handbook/policies/remote-work.md": "moved",
         "handbook/parental-leave.md": "missing",
     }
+    # the bad re-ingest of three files, against the chunking run made right after indexing
+    chunking = last_details(history, "chunking")
+    changed = {c["document"]: c for c in chunking["comparison"]["documents"]}
+    assert set(changed) == set(BAD_DOCUMENTS)
+    assert all(
+        c["shares_after"]["truncated"] > c["shares_before"]["truncated"] for c in changed.values()
+    )
+    assert FOOTER in [b["text"] for b in chunking["snapshot"]["boilerplate"]]
+    run = history.last_success("chunking")
+    assert run is not None and run.status == "findings"  # its truncation gate fired
+    assert chunking["snapshot"]["shares"]["truncated"] > 0.01
+
     (conflict,) = details["conflicts"]
     assert conflict["source_ids"] == ["faq/hr-faq.md", "handbook/vacation-policy.md"]
     assert conflict["values"] == [["15"], ["20"]]

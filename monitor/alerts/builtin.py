@@ -33,6 +33,9 @@ class BuiltinRule:
     gate: bool = False
     finding_kinds: tuple[str, ...] = ()
     description: str = ""
+    change: str | None = None
+    """Compare the change against ``baseline`` (``drop``, ``rise``, ...), not the value."""
+    baseline: Mapping[str, Any] | None = None
     threshold_key: str | None = None
     """Dotted config key whose value, when set, is the threshold (an alias)."""
     gate_key: str | None = None
@@ -71,6 +74,8 @@ def resolve_builtin_rules(
                 "description": rule.description,
                 "enabled": rule.threshold is not None,
             }
+            if rule.change is not None:
+                raw |= {"change": rule.change, "baseline": dict(rule.baseline or {})}
             for rule_key, config_key in (
                 ("threshold", rule.threshold_key),
                 ("gate", rule.gate_key),

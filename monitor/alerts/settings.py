@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -168,6 +169,13 @@ class EmailSettings(_Channel):
     ca_file: Path | None = None
     """PEM bundle to trust instead of the system's (a private CA); relative to the config."""
 
+    @field_validator("host")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]+|\[?[0-9A-Fa-f:.]+\]?", value):
+            raise ValueError(f"expected a host name or IP address, got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _auth_pair(self) -> EmailSettings:
         if (self.username is None) != (self.password_env is None):
@@ -237,6 +245,15 @@ class AlertsSettings(_Section):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dead_mans_switch: DeadMansSwitchSettings = Field(default_factory=DeadMansSwitchSettings)
 
+    @field_validator("report_url")
+    @classmethod
+    def _report_url(cls, value: str | None) -> str | None:
+        if value and "://" in value:
+            problem = _url_problem(value)
+            if problem:
+                raise ValueError(f"expected a URL (or a path), but {problem}")
+        return value
+
     @field_validator("rules", mode="before")
     @classmethod
     def _with_defaults(cls, value: Any, info: ValidationInfo) -> list[RuleSettings]:
@@ -285,7 +302,7 @@ class AlertsSettings(_Section):
             if not isinstance(raw, dict):
                 raise ValueError(f"channel {name!r}: expected a table, got {raw!r}")
             kind = raw.get("kind")
-            if kind not in CHANNEL_KINDS:
+            if not isinstance(kind, str) or kind not in CHANNEL_KINDS:
                 expected = f"expected one of: {', '.join(CHANNEL_KINDS)}"
                 raise ValueError(
                     f"channel {name!r}: key 'kind' is required but missing ({expected})"
@@ -294,6 +311,17 @@ class AlertsSettings(_Section):
                 )
             channels[name] = _validate(CHANNEL_KINDS[kind], raw, f"channel {name!r}")
         return channels
+
+
+def _url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError as exc:
+        return f"{url!r} does not parse ({exc})"
+    if not parts.scheme or (not parts.hostname and parts.scheme != "file"):
+        return f"{url!r} names no host"
+    return None
 
 
 def _validate(model: type[_M], raw: dict[str, Any], what: str) -> _M:
