@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import statistics
 from datetime import UTC, datetime
@@ -159,13 +158,11 @@ def _earlier(history: HistoryStore) -> list[Any]:
 
 
 def _pinned_run(history: HistoryStore) -> int | None:
-    """The run pinned with `ragmon baseline set relevance`, when pins exist."""
-    try:
-        pins = importlib.import_module("monitor.history.pins")
-    except ImportError:
-        return None
-    pin = pins.pinned(history, JOB)
-    return int(pin.run_id) if pin is not None else None
+    """The run pinned with `ragmon baseline set relevance`, if any."""
+    from monitor.history.pins import pinned
+
+    pin = pinned(history, JOB)
+    return pin.run_id if pin is not None else None
 
 
 def _figures(result: Any) -> list[Metric]:

@@ -135,6 +135,18 @@ def test_removed_document_lowers_recall_and_mrr_by_hand_and_names_the_probe(tmp_
         f.kind == "regressed_probe" and "expenses" in f.message for f in second.result.findings
     )
 
+    # Pinned, the first run is the baseline: a third run regresses against it, not
+    # against the second run.
+    from monitor.history.pins import pin_run
+
+    pin_run(HistoryStore.open(config.history_url), "relevance", first.run_id)
+    _third, again = run_job(config)
+    assert [(r.probe, r.rank_from, r.rank_to, r.against) for r in again.regressions] == [
+        ("expenses", 1, None, "baseline")
+    ]
+    assert again.reference.kind == "baseline" and again.reference.run_ids == (first.run_id,)
+    assert again.reference.relative_drop == pytest.approx(1 / n)
+
 
 def retriever_for(store: StoreConfig, embedder: Any) -> Any:
     from monitor.relevance.retrieval import Retriever, token_counter

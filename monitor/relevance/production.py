@@ -214,17 +214,17 @@ def production_drift(
 
 
 def score_test(reference: Sequence[float], current: Sequence[float]) -> ScoreTest:
-    """Two-sample Kolmogorov-Smirnov test; its statistic is the effect size."""
+    """Two-sample Kolmogorov-Smirnov test (`monitor.drift`); its statistic is the effect size."""
     import statistics
 
-    from scipy.stats import ks_2samp
+    from monitor.drift import distribution_test
 
-    found = ks_2samp(list(reference), list(current))
+    found = distribution_test(list(reference), list(current))
+    shift = (
+        statistics.median(current) - statistics.median(reference) if reference and current else 0.0
+    )
     return ScoreTest(
-        test="two-sample K-S",
-        statistic=float(found.statistic),
-        p_value=float(found.pvalue),
-        median_shift=statistics.median(current) - statistics.median(reference),
+        test=found.test, statistic=found.statistic, p_value=found.p_value, median_shift=shift
     )
 
 
