@@ -308,3 +308,57 @@ def write_queries(path: Path, queries: list[tuple[str, str]]) -> Path:
         "".join(json.dumps({"query": q, "time": t}) + "\n" for q, t in queries), encoding="utf-8"
     )
     return path
+
+
+def test_job_with_production_queries_writes_the_drift_report_and_the_section(tmp_path, corpus):
+    from datetime import timedelta
+
+    from jobs.report import build_report
+    from monitor.relevance.selfprobe import query_sentences
+
+    store = build(tmp_path, corpus)
+    xss = "<script>window.__x=1</script> How many vacation days do I get?"
+    probes = write_probes(
+        tmp_path / "probes.jsonl", [*PROBES, ("xss", xss, "handbook/vacation-policy.md")]
+    )
+    now = datetime.now(UTC)
+    old = [p.split(". ")[0] for p in filler_paragraphs(60)]
+    new = [s for _, _, t in demo_chunks()[:40] for s in query_sentences(t).values()][:60]
+    queries = write_queries(
+        tmp_path / "queries.jsonl",
+        [(q, (now - timedelta(days=10, minutes=i)).isoformat()) for i, q in enumerate(old)]
+        + [(q, (now - timedelta(hours=1, minutes=i)).isoformat()) for i, q in enumerate(new)],
+    )
+    config = make_config(
+        tmp_path,
+        store,
+        probes=str(probes),
+        queries=str(queries),
+        self_sample=30,
+        index_sample=30,
+        window="7d",
+        reference_window="28d",
+    )
+    outcome, result = run_job(config)
+    prod = result.production
+    assert prod is not None and prod.queries == 60 and prod.reference_queries == 60
+    assert prod.query_drift is not None and prod.query_drift.drifted
+    assert prod.query_drift.bootstrap and prod.query_drift.method == "model"
+    # Handbook sentences find their own handbook paragraphs: top-1 scores moved up.
+    assert prod.top1 is not None and prod.top1.p_value < 0.05
+    assert prod.report is not None and (config.report.out_dir / prod.report).is_file()
+    found = figures(outcome)
+    assert found[("query_drift_detected", (("method", "model"),))] == 1.0
+    assert ("query_drift_auc", (("method", "model"), ("threshold", "bootstrap-q0.95"))) in found
+    assert ("index_recall_at_k", (("k", "5"),)) in found
+
+    history = HistoryStore.open(config.history_url)
+    files = build_report(config, history)
+    html = files.index.read_text()
+    assert "<script>window.__x=1</script>" not in html
+    assert f'href="{prod.report}"' in html
+    assert "track change, not absolute quality" in html
+    data = json.loads(files.data.read_text())
+    ids = {f["id"] for f in data["figures"]}
+    assert {"relevance-probes", "relevance-self", "relevance-scores"} <= ids
+    history.engine.dispose()
