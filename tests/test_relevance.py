@@ -362,3 +362,40 @@ def test_job_with_production_queries_writes_the_drift_report_and_the_section(tmp
     ids = {f["id"] for f in data["figures"]}
     assert {"relevance-probes", "relevance-self", "relevance-scores"} <= ids
     history.engine.dispose()
+
+
+def test_vectors_from_another_space_lower_recall_by_hand(tmp_path, corpus):
+    """A document re-embedded by another model: its vectors live in another space.
+
+    No second model ships offline, so a random rotation of its vectors stands in for one:
+    the same lengths and the same geometry among themselves, unrelated to the queries.
+    """
+    store = build(tmp_path, corpus)
+    probes = write_probes(tmp_path / "probes.jsonl")
+    config = make_config(tmp_path, store, probes=str(probes), self_sample=0, index_sample=0)
+    _, before = run_job(config)
+    assert before.labelled is not None
+    ranks = {o.id: o.rank for o in before.labelled.outcomes}
+
+    victim = "products/warranty.txt"
+    rows = [i for i, s in enumerate(corpus["sources"]) if s == victim]
+    rotation, _ = np.linalg.qr(np.random.default_rng(5).normal(size=(384, 384)))
+    client = open_client(store)
+    client.get_collection(store.collection).update(
+        ids=[corpus["ids"][i] for i in rows],
+        embeddings=(corpus["vectors"][rows] @ rotation).astype(np.float32),
+    )
+    del client
+
+    _, after = run_job(config)
+    assert after.labelled is not None
+    n = len(PROBES)
+    after_ranks = {o.id: o.rank for o in after.labelled.outcomes}
+    assert after_ranks["warranty"] is None or after_ranks["warranty"] > 5
+    assert {p: r for p, r in after_ranks.items() if p != "warranty"} == {
+        p: r for p, r in ranks.items() if p != "warranty"
+    }
+    lost = 1 / ranks["warranty"] - (1 / after_ranks["warranty"] if after_ranks["warranty"] else 0)
+    assert after.labelled.aggregate.recall_at_k == pytest.approx((n - 1) / n)
+    assert after.labelled.aggregate.mrr == pytest.approx(before.labelled.aggregate.mrr - lost / n)
+    assert [r.probe for r in after.regressions] == ["warranty"]
