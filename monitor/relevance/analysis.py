@@ -39,7 +39,7 @@ def labelled_probes(
     retriever: Retriever, probes: Sequence[Probe], settings: RelevanceConfig, file: str
 ) -> Labelled:
     """Embed and run the labelled probes; figures per probe and their means."""
-    ranked = retriever.rank([p.query for p in probes], settings.search_depth)
+    ranked = retriever.rank([p.query for p in probes], settings.search_depth, k=settings.k)
     outcomes = tuple(
         score_probe(p.id, p.expected, p.unit, hits, k=settings.k, budget=settings.budget_tokens)
         for p, hits in zip(probes, ranked, strict=True)

@@ -172,7 +172,7 @@ def production_drift(
         scores_ref = [list(r.scores or ()) for r in ref]
     else:
         hits_cur = retriever.ranked(retriever.search(vectors_cur, k))
-        hits_ref = retriever.ranked(retriever.search(vectors_ref, k))
+        hits_ref = retriever.ranked(retriever.search(vectors_ref, k), k=0)
         scores_cur = [[h.similarity for h in hits] for hits in hits_cur]
         scores_ref = [[h.similarity for h in hits] for hits in hits_ref]
         if budget is not None and retriever.count_tokens is not None:

@@ -43,6 +43,7 @@ class Retriever:
     count_tokens: Callable[[Sequence[str]], list[int]] | None = None
     timings: Timings = field(default_factory=Timings)
     _tokens: dict[str, int] = field(default_factory=dict)
+    _sources: dict[str, str | None] = field(default_factory=dict)
 
     def embed(self, texts: Sequence[str]) -> Any:
         """The queries' vectors (unit length, float32)."""
@@ -61,14 +62,19 @@ class Retriever:
         self.timings.queries += len(vectors)
         return found
 
-    def rank(self, texts: Sequence[str], depth: int) -> list[list[RankedHit]]:
+    def rank(
+        self, texts: Sequence[str], depth: int, *, k: int | None = None
+    ) -> list[list[RankedHit]]:
         """Embed ``texts``, search, and rank: one list of hits per text."""
-        return self.ranked(self.search(self.embed(texts), depth))
+        return self.ranked(self.search(self.embed(texts), depth), k=k)
 
-    def ranked(self, neighbours: Sequence[Sequence[Neighbour]]) -> list[list[RankedHit]]:
-        """Neighbours as `RankedHit`s with sources, similarities and tokens."""
+    def ranked(
+        self, neighbours: Sequence[Sequence[Neighbour]], *, k: int | None = None
+    ) -> list[list[RankedHit]]:
+        """Neighbours as `RankedHit`s with sources and similarities; the first ``k`` of
+        each list (all without ``k``) with their tokens, which is what the budget reads."""
         space = self.store.space
-        self._count([n for hits in neighbours for n in hits])
+        self._count([n for hits in neighbours for n in (hits[:k] if k is not None else hits)])
         return [
             [
                 RankedHit(
@@ -84,6 +90,12 @@ class Retriever:
 
     def source_of(self, chunk_id: str, metadata: Any) -> str | None:
         """The chunk's source id as recorded, after the configured prefix rewrites."""
+        # The same chunks come back for many queries: read each one's metadata once.
+        if chunk_id not in self._sources:
+            self._sources[chunk_id] = self._source(chunk_id, metadata)
+        return self._sources[chunk_id]
+
+    def _source(self, chunk_id: str, metadata: Any) -> str | None:
         recorded = self.mapping.provenance(Chunk(id=chunk_id, text=None, metadata=metadata)).source
         if recorded is None:
             return None
@@ -97,8 +109,10 @@ class Retriever:
             return
         todo = {n.id: n.text or "" for n in neighbours if n.id not in self._tokens}
         if todo:
-            counts = self.count_tokens(list(todo.values()))
-            self._tokens.update(zip(todo, counts, strict=True))
+            # Copies of one text (duplicated chunks) are tokenised once.
+            distinct = list(dict.fromkeys(todo.values()))
+            counts = dict(zip(distinct, self.count_tokens(distinct), strict=True))
+            self._tokens.update((cid, counts[text]) for cid, text in todo.items())
 
 
 def token_counter(tokenizer: Any) -> Callable[[Sequence[str]], list[int]]:

@@ -110,7 +110,7 @@ def self_retrieval(
         if not sentences:
             unusable += 1
         queries += [(chunk_id, pos, sentence) for pos, sentence in sentences.items()]
-    ranked = retriever.rank([q for _, _, q in queries], depth)
+    ranked = retriever.rank([q for _, _, q in queries], depth, k=k)
     probes: list[tuple[str, str, ProbeOutcome]] = []
     for (chunk_id, position, _), hits in zip(queries, ranked, strict=True):
         unit: Literal["source", "chunk"] = "chunk"
