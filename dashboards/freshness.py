@@ -9,7 +9,12 @@ from typing import Any
 from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
-from monitor.freshness.results import FixItem, FreshnessResult, write_fix_queue_csv
+from monitor.freshness.results import (
+    FixItem,
+    FreshnessResult,
+    with_retrievals,
+    write_fix_queue_csv,
+)
 from monitor.freshness.states import ChunkClass, DocClass
 from monitor.history.queries import Point
 
@@ -28,7 +33,7 @@ class FreshnessSection:
         run, stored = found if found else (None, None)
         latest = FreshnessResult.from_json(stored) if stored else None
         figures = self._figures(data, latest)
-        queue = list(latest.fix_queue) if latest else []
+        queue = with_retrievals(latest.fix_queue, data.retrievals) if latest else []
         html = render(
             "freshness.html.j2",
             run=run,
@@ -74,13 +79,14 @@ class FreshnessSection:
             "stale chunks": data.series("chunks", **{"class": "stale"}),
             "orphaned chunks": data.series("chunks", **{"class": "orphaned"}),
             "moved chunks": data.series("chunks", **{"class": "moved"}),
+            "unreadable chunks": data.series("chunks", **{"class": "unreadable"}),
             "missing documents": data.series("documents", **{"class": "missing"}),
         }
         if any(classes.values()):
             figures.append(
                 Figure(
                     id="freshness-classes",
-                    title="Stale, orphaned, moved, missing",
+                    title="Stale, orphaned, moved, unreadable, missing",
                     spec=lines(classes, y_title="count"),
                 )
             )

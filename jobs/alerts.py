@@ -58,11 +58,13 @@ def evaluate_alerts(
     *,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     stdout: TextIO | None = None,
 ) -> AlertReport | None:
     """One evaluation with the configured rules and channels; None when alerts are off.
 
-    ``now`` and ``sleep`` are the clock and the backoff's sleep, for tests.
+    ``now`` is the time of the evaluation; ``sleep`` and ``clock`` pace delivery retries
+    (the retry budget is measured on ``clock``), for tests.
     """
     from monitor.alerts.channels import build_channels
     from monitor.alerts.engine import evaluate
@@ -80,6 +82,7 @@ def evaluate_alerts(
         deadlines=job_deadlines(config, history, now),
         report=report_location(config),
         sleep=sleep,
+        clock=clock,
     )
 
 

@@ -63,6 +63,8 @@ def cli(
     level = (
         logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     )
+    from jobs.logformat import FORMAT, OneLineFormatter
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         try:
@@ -77,9 +79,10 @@ def cli(
             ) from None
         file_handler.setLevel(logging.INFO)
         handlers.append(file_handler)
+    for handler in handlers:
+        handler.setFormatter(OneLineFormatter(FORMAT))
     logging.basicConfig(
         level=min(level, logging.INFO) if log_file else level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=handlers,
         force=True,
     )
@@ -131,7 +134,7 @@ def init(
     preset = "auto"
     if inspect:
         proposal = sample_mapping(store_path, host, port, collection)
-        console(settings.quiet).print(proposal.describe())
+        console(settings.quiet).print(proposal.describe(), markup=False)
         preset = proposal.preset or "auto"
     path.write_text(
         render_config(
@@ -153,21 +156,41 @@ def init(
     "source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False
 )
 @click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Delete even more than index.max_delete_share of the collection in this run.",
+)
 @pass_settings
-def index(settings: Settings, source_dir: Path | None, dry_run: bool) -> None:
+def index(
+    settings: Settings, source_dir: Path | None, dry_run: bool, allow_mass_delete: bool
+) -> None:
     """Chunk, embed and write SOURCE_DIR into the configured collection.
 
     Only documents whose text changed are re-embedded; chunks of deleted documents are
-    removed. SOURCE_DIR defaults to [sources] root. With --dry-run nothing is written and
-    the exit code is 1 when the store is behind its sources.
+    removed, but never those of a document that could not be read, and a run that would
+    delete more than index.max_delete_share (20%) of the collection exits 2 and writes
+    nothing unless --allow-mass-delete is given. SOURCE_DIR defaults to [sources] root.
+    With --dry-run nothing is written and the exit code is 1 when the store is behind its
+    sources.
 
     \b
     Example:
       ragmon index ./docs
     """
     from jobs.setup import run_index
+    from monitor.errors import MassDeleteError
 
-    changed = run_index(settings.config(), source_dir, dry_run=dry_run, quiet=settings.quiet)
+    try:
+        changed = run_index(
+            settings.config(),
+            source_dir,
+            dry_run=dry_run,
+            quiet=settings.quiet,
+            allow_mass_delete=allow_mass_delete,
+        )
+    except MassDeleteError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
     if dry_run and changed:
         sys.exit(EXIT_FINDINGS)
 
@@ -290,14 +313,14 @@ def fix_queue(settings: Settings, fmt: str) -> None:
     Example:
       ragmon fix-queue --format csv > fix-queue.csv
     """
-    from jobs.setup import last_details
+    from jobs.setup import last_details, queue_with_retrievals
     from jobs.ui import render_fix_queue
-    from monitor.freshness.results import FreshnessResult
 
-    details = last_details(settings.history(), "freshness")
+    history = settings.history()
+    details = last_details(history, "freshness")
     if details is None:
         raise CliError("No completed freshness run yet. Run: ragmon run freshness", EXIT_USAGE)
-    render_fix_queue(FreshnessResult.from_json(details).fix_queue, fmt)
+    render_fix_queue(queue_with_retrievals(history, details, settings.config()), fmt)
 
 
 @cli.command()
@@ -369,3 +392,7 @@ cli.add_command(cli_grounding.grounding)
 from jobs import cli_baseline  # noqa: E402
 
 cli.add_command(cli_baseline.baseline)
+
+from jobs import cli_logs  # noqa: E402
+
+cli.add_command(cli_logs.trace)

@@ -113,12 +113,12 @@ path = ".ragmon/alerts.jsonl"
 def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
     from jobs import registry
+    from jobs.demo_logs import DEMO_LOGS, write_demo_log
     from jobs.demo_rechunk import rechunk_badly
     from jobs.runner import execute, standard_hooks
-    from jobs.setup import last_details, render_config, run_index
+    from jobs.setup import last_details, queue_with_retrievals, render_config, run_index
     from jobs.status import job_statuses
     from jobs.ui import render_fix_queue, render_outcome, render_status
-    from monitor.freshness.results import FreshnessResult
     from monitor.history import HistoryStore
     from monitor.ingest import plan_index
     from monitor.sources.directory import DirectoryCatalog
@@ -139,12 +139,17 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
             sources_root="docs",
             preset="auto",
         )
-        + DEMO_ALERTS,
+        + DEMO_ALERTS
+        + DEMO_LOGS,
         encoding="utf-8",
     )
     config = registry.load_config(config_path)
     out.rule("1. Index the sample corpus")
     run_index(config, None, dry_run=False, quiet=quiet)
+
+    with open_store(config.store) as store:
+        logged = write_demo_log(store, workdir / "logs/responses.jsonl")
+    out.print(f"  the app logged {logged} responses to logs/responses.jsonl")
 
     history = HistoryStore.open(config.history_url)
     out.rule("2. Measure how the corpus is cut (ragmon run chunking)")
@@ -162,7 +167,7 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     out.rule("4. What changed since the last index (ragmon index --dry-run)")
     with open_store(config.store) as store:
         plan = plan_index(DirectoryCatalog.from_config(config.sources), store)
-    out.print(plan.describe())
+    out.print(plan.describe(), markup=False)
 
     worst = 0
     jobs = registry.all_jobs()
@@ -177,20 +182,22 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     details = last_details(history, "freshness")
     if details is not None and not quiet:
         out.rule("ragmon fix-queue")
-        render_fix_queue(FreshnessResult.from_json(details).fix_queue, "table")
+        render_fix_queue(queue_with_retrievals(history, details, config), "table")
     report = config.report.out_dir / "index.html"
     if report.is_file():
-        out.print(f"\nHTML report: {report.resolve()}")
+        out.print(f"\nHTML report: {report.resolve()}", markup=False)
     alerts = workdir / ".ragmon" / "alerts.jsonl"
     if alerts.is_file():
-        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}")
+        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}", markup=False)
     out.print(
         f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
         f"  ragmon -c {config_path} alerts list\n"
         f"  ragmon -c {config_path} run freshness --json\n"
+        f"  ragmon -c {config_path} trace demo-0000\n"
         f"  ragmon -c {config_path} report --serve\n"
-        f"  ragmon -c {config_path} index --dry-run"
+        f"  ragmon -c {config_path} index --dry-run",
+        markup=False,
     )
     return worst
 

@@ -35,6 +35,18 @@ RULES = (
         "retrieved. Delete them from the store, or re-point the moved ones.",
     ),
     BuiltinRule(
+        name="unreadable-sources",
+        metric="chunks",
+        labels={"class": "unreadable"},
+        threshold=0,
+        gate=True,
+        threshold_key="freshness.max_unreadable",
+        finding_kinds=("unreadable",),
+        description="Chunks whose source document exists but could not be read (not UTF-8, "
+        "a FIFO, a broken link, too large, under a directory that cannot be listed, or "
+        "vanished during the run). They are kept, never deleted: fix the access or encoding.",
+    ),
+    BuiltinRule(
         name="missing-documents",
         metric="documents",
         labels={"class": "missing"},

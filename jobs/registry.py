@@ -29,6 +29,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.freshness",
     "jobs.chunking",
     "jobs.relevance",
+    "jobs.ingest_logs",
     "jobs.report",
     "jobs.alerts",
 )

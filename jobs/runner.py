@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from jobs.registry import JobSpec
 from monitor.alerts.gates import check_gates
 from monitor.config import Config
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, SlotServedError
 from monitor.history import HistoryStore
 from monitor.history.alerts import AlertStore
 from monitor.history.locks import JobLocks
@@ -53,6 +53,7 @@ def execute(
     *,
     full: bool = False,
     hooks: Sequence[AfterRun] = (),
+    slot: datetime | None = None,
 ) -> Outcome:
     """Run one job under its lock and record it. Errors are recorded and returned, never lost.
 
@@ -62,9 +63,17 @@ def execute(
     Raises `JobLockedError`, recording nothing, while another run of the job (from cron,
     the scheduler or another host) holds the job's lock. The lock is held, and renewed,
     until the run's results are stored and the after-run hooks are done.
+
+    ``slot``: the scheduled time this run serves. Raises `SlotServedError`, recording
+    nothing, when a run of the job started at or after it (checked under the lock, so of
+    two schedulers on one history only one serves each slot).
     """
     ttl = timedelta(seconds=config.scheduler.lock_ttl_seconds)
     with JobLocks(history.engine, ttl=ttl).hold(spec.name) as held:
+        if slot is not None:
+            newest = history.runs(spec.name, limit=1)
+            if newest and newest[0].started_at >= slot:
+                raise SlotServedError(spec.name, slot, newest[0].id, newest[0].started_at)
         outcome = _execute(spec, config, history, full=full, hooks=hooks, on_start=held.attach)
     result = outcome.result
     log.info(

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import Config, StoreConfig
 from monitor.history import HistoryStore
 from monitor.provenance import MappingProposal, propose_mapping
+
+if TYPE_CHECKING:
+    from monitor.freshness.results import FixItem
 
 SAMPLE_SIZE = 200
 
@@ -92,9 +95,20 @@ def sample_mapping(
         return InspectReport(propose_mapping(chunks), collection, store.count())
 
 
-def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: bool) -> bool:
-    """Index (or, dry, compare) the sources; return whether the store was behind them."""
-    from jobs.ui import console, progress_bar
+def run_index(
+    config: Config,
+    source_dir: Path | None,
+    *,
+    dry_run: bool,
+    quiet: bool,
+    allow_mass_delete: bool = False,
+) -> bool:
+    """Index (or, dry, compare) the sources; return whether the store was behind them.
+
+    Raises `MassDeleteError` when the run would delete more than ``index.max_delete_share``
+    of the collection and ``allow_mass_delete`` is not set; nothing is written then.
+    """
+    from jobs.ui import console, literal, progress_bar
     from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.ingest import index_sources, plan_index
     from monitor.sources.directory import DirectoryCatalog
@@ -108,23 +122,30 @@ def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: 
     if dry_run:
         with open_store(config.store) as store:
             plan = plan_index(catalog, store)
-        out.print(plan.describe())
+        out.print(plan.describe(config.index.max_delete_share), markup=False)
         return plan.behind
     target = open_index_target(config.store)
     embedder = SentenceTransformerEmbedder.from_config(config.embedding)
     with progress_bar(quiet) as bar:
         task = bar.add_task("indexing", total=None)
         report = index_sources(
-            catalog, target, embedder, config.chunking, progress=lambda _d: bar.advance(task)
+            catalog,
+            target,
+            embedder,
+            config.chunking,
+            max_delete_share=config.index.max_delete_share,
+            allow_mass_delete=allow_mass_delete,
+            progress=lambda _d: bar.advance(task),
         )
     out.print(
         f"Indexed {len(report.indexed)} of {report.documents} documents into "
         f"{config.store.collection!r} ({report.chunks_written} chunks written, "
         f"{report.chunks_deleted} deleted, {report.unchanged} unchanged, "
-        f"{len(report.removed)} removed)."
+        f"{len(report.removed)} removed).",
+        markup=False,
     )
     for problem in report.problems:
-        out.print(f"[yellow]skipped[/] {problem.path}: {problem.reason}")
+        out.print(f"[yellow]skipped[/] {literal(problem.path)}: {literal(problem.reason)}")
     return report.wrote_anything
 
 
@@ -146,3 +167,16 @@ def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
             f"the stored result of run {run.id} is malformed ({type(details).__name__})",
         )
     return details
+
+
+def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -> list[FixItem]:
+    """The stored fix queue with retrievals over the last ``[logs] window_days`` filled in."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.freshness.results import FreshnessResult, with_retrievals
+    from monitor.history.responses import document_retrievals
+    from monitor.logs.values import epoch_us
+
+    since = datetime.now(UTC) - timedelta(days=config.logs.window_days)
+    counts = document_retrievals(history, since_us=epoch_us(since))
+    return with_retrievals(FreshnessResult.from_json(details).fix_queue, counts)

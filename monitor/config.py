@@ -29,10 +29,13 @@ from monitor.alerts.settings import AlertsSettings
 from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.errors import ConfigError
 from monitor.grounding.settings import GroundingConfig
+from monitor.logs.settings import LogsSettings
 from monitor.relevance.settings import RelevanceConfig
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
+DEFAULT_MAX_FILE_BYTES = 10_000_000
+"""Larger files are not read: a source is checked in memory, at about 20 times its size."""
 
 
 class _Section(BaseModel):
@@ -93,6 +96,18 @@ class SourcesConfig(_Section):
     root: Path
     include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE))
     exclude: list[str] = Field(default_factory=list)
+    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, ge=1)
+    """A larger file is not read: it is reported, and its chunks are `unreadable`."""
+
+    @field_validator("include")
+    @classmethod
+    def _some_include(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(
+                "must name at least one glob: with none, no file is a source and every "
+                "chunk would look orphaned"
+            )
+        return value
 
 
 class PathRewrite(_Section):
@@ -137,10 +152,18 @@ class ChunkingConfig(_Section):
         return self
 
 
+class IndexConfig(_Section):
+    """Safety limits of `ragmon index`."""
+
+    max_delete_share: float = Field(default=0.2, ge=0, le=1)
+    """Refuse (without --allow-mass-delete) a run that would delete more than this share of
+    the collection's chunks: vanished sources are more often an unmounted share."""
+
+
 class FreshnessConfig(_Section):
     """Thresholds and sampling of the freshness audit."""
 
-    # The four keys below are aliases of the freshness job's built-in alert rules (see
+    # The five keys below are aliases of the freshness job's built-in alert rules (see
     # `jobs.freshness.RULES`): set, they become the rule's threshold or gate, so the exit
     # code and the alert never disagree. Their defaults live with the rules.
     max_stale_share: float | None = Field(default=None, ge=0, le=1)
@@ -149,6 +172,9 @@ class FreshnessConfig(_Section):
     """Alias of rule ``orphans``'s threshold: orphaned and moved chunks (default 0)."""
     max_missing: int | None = Field(default=None, ge=0)
     """Alias of rule ``missing-documents``'s threshold (off unless set)."""
+    max_unreadable: int | None = Field(default=None, ge=0)
+    """Alias of rule ``unreadable-sources``'s threshold: chunks whose source could not be
+    read (default 0)."""
     fail_on_model_mismatch: bool | None = None
     """Alias of whether rule ``model-mismatch`` is a gate (default true)."""
     fuzzy_threshold: float = Field(default=95.0, ge=50, le=100)
@@ -241,6 +267,7 @@ class Config(_Section):
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
     chunking_quality: ChunkingQualitySettings = Field(default_factory=ChunkingQualitySettings)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
@@ -252,6 +279,7 @@ class Config(_Section):
     alerts: AlertsSettings = Field(default_factory=dict, validate_default=True)
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     relevance: RelevanceConfig = Field(default_factory=RelevanceConfig)
+    logs: LogsSettings = Field(default_factory=LogsSettings)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""

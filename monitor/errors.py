@@ -52,6 +52,28 @@ class SourceFileError(SourceError):
         super().__init__(f"{path}: {reason}")
 
 
+class MassDeleteError(SourceError):
+    """`ragmon index` would delete more of the collection than ``index.max_delete_share``.
+
+    Sources that all vanish at once are more often an unmounted share or a wrong path than
+    a deliberate purge, so the run deletes nothing and writes nothing.
+    """
+
+    def __init__(self, *, deleting: int, total: int, documents: int, limit: float):
+        self.deleting = deleting
+        self.total = total
+        self.documents = documents
+        self.limit = limit
+        share = deleting / total if total else 1.0
+        super().__init__(
+            f"ragmon index would delete {deleting} of {total} chunks ({share:.0%}) in one run, "
+            f"more than index.max_delete_share ({limit:.0%}): {documents} "
+            f"document{'' if documents == 1 else 's'} {'is' if documents == 1 else 'are'} gone "
+            "from the sources. If they were really removed, run again with "
+            "--allow-mass-delete; if the sources are on a share, check that it is mounted."
+        )
+
+
 class EmbedderError(MonitorError):
     """The embedding model cannot be loaded or used."""
 
@@ -138,6 +160,20 @@ class JobLockedError(MonitorError):
         )
 
 
+class SlotServedError(MonitorError):
+    """A scheduled slot that a run started at or after it already served (another
+    scheduler on the same history, or a `ragmon run`); this run did not start."""
+
+    def __init__(self, job: str, slot: datetime, run_id: int, started_at: datetime):
+        self.job = job
+        self.slot = slot
+        self.run_id = run_id
+        super().__init__(
+            f"{job}: the {slot:%Y-%m-%d %H:%M:%S} UTC slot was already served by run "
+            f"{run_id} (started {started_at:%H:%M:%S} UTC); this run was skipped."
+        )
+
+
 class DeliveryError(MonitorError):
     """An alert channel could not deliver a notification.
 
@@ -211,3 +247,28 @@ class RelevanceInputError(RelevanceError):
         self.problem = problem
         where = f"{path}, line {line}" if line is not None else str(path)
         super().__init__(f"{where}: {problem}")
+
+
+class LogLineError(MonitorError):
+    """One line (or trace) of a response log cannot be used; it goes to the quarantine.
+
+    ``reason`` is one of `LOG_LINE_REASONS`; ``detail`` names the key at fault.
+    """
+
+    def __init__(self, reason: str, detail: str):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+LOG_LINE_REASONS = (
+    "invalid_json",
+    "missing_field",
+    "wrong_type",
+    "bad_time",
+    "bad_score",
+    "incomplete_trace",
+)
+"""Why a log line is quarantined: not JSON (or CSV), a required field missing, a field of
+the wrong type, a time that does not parse, a score that is NaN, infinite or out of range,
+a trace whose root span never arrived within the wait and that holds no retrieval."""

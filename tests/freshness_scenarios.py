@@ -40,10 +40,21 @@ def long_doc(title: str, *extra: str) -> str:
 
 
 def make_config(
-    tmp_path: Path, store_path: Path, collection: str, docs: Path, **sections: Any
+    tmp_path: Path,
+    store_path: Path | StoreConfig,
+    collection: str,
+    docs: Path,
+    **sections: Any,
 ) -> Config:
+    """A config over ``docs``; the store an embedded directory and a collection name, or a
+    whole `StoreConfig` (embedded or a server; ``collection`` is then ignored)."""
+    if isinstance(store_path, StoreConfig):
+        store = store_path.model_dump(exclude_none=True, exclude_defaults=True)
+        store["collection"] = store_path.collection
+    else:
+        store = {"path": str(store_path), "collection": collection}
     data: dict[str, Any] = {
-        "store": {"path": str(store_path), "collection": collection},
+        "store": store,
         "sources": {"root": str(docs)},
         "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
     }

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs import registry
 from jobs.registry import load_config
 from monitor.alerts.engine import collect
 from monitor.alerts.figures import fingerprint
@@ -15,6 +16,7 @@ from monitor.history.alerts import AlertStore
 from monitor.records import Metric, Severity
 from tests.alerting import alert_config, stale_finding, store_run
 
+WARN = Severity.WARNING
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
 
@@ -41,48 +43,32 @@ def _firing(config, history, now=T0):
 
 def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_path):
     default = alert_config(tmp_path)
-    assert [
-        (r.name, r.job, r.metric, dict(r.labels), r.op, r.threshold, r.severity, r.gate, r.enabled)
+    freshness = [
+        (r.name, r.metric, dict(r.labels), r.op, r.threshold, r.severity, r.gate, r.enabled)
         for r in default.alerts.rules
-    ] == [
-        ("stale-share", "freshness", "stale_share", {}, ">", 0.05, Severity.WARNING, True, True),
-        ("orphans", "freshness", "orphaned_chunks", {}, ">", 0.0, Severity.WARNING, True, True),
-        (
-            "missing-documents",
-            "freshness",
-            "documents",
-            {"class": "missing"},
-            ">",
-            0.0,
-            Severity.WARNING,
-            True,
-            False,
-        ),
-        (
-            "model-mismatch",
-            "freshness",
-            "model_mismatch",
-            {},
-            ">=",
-            1.0,
-            Severity.CRITICAL,
-            True,
-            True,
-        ),
+        if r.job == "freshness"
+    ]
+    assert freshness == [
+        ("stale-share", "stale_share", {}, ">", 0.05, Severity.WARNING, True, True),
+        ("orphans", "orphaned_chunks", {}, ">", 0.0, Severity.WARNING, True, True),
+        ("unreadable-sources", "chunks", {"class": "unreadable"}, ">", 0.0, WARN, True, True),
+        ("missing-documents", "documents", {"class": "missing"}, ">", 0.0, WARN, True, False),
+        ("model-mismatch", "model_mismatch", {}, ">=", 1.0, Severity.CRITICAL, True, True),
         (
             "staleness-age",
-            "freshness",
             "staleness_age_seconds",
             {"stat": "p95"},
             ">",
             604800.0,
-            Severity.WARNING,
+            WARN,
             False,
             True,
         ),
-        ("chunking-truncated", "chunking_truncated_share", {}, ">", 0.01, Severity.WARNING),
-        ("chunking-mid-sentence", "chunking_mid_sentence_share", {}, ">=", 0.1, Severity.WARNING),
     ]
+    # Every registered job's rules are there, each naming its job, in registry order.
+    declared = [(spec.name, r.name) for spec in registry.all_jobs().values() for r in spec.rules]
+    assert [(r.job, r.name) for r in default.alerts.rules] == declared
+    assert {job for job, _ in declared} >= {"freshness", "chunking"}
 
     tuned = alert_config(
         tmp_path,
@@ -423,16 +409,8 @@ def test_every_commented_alerts_key_of_the_starter_config_is_valid():
         raw["alerts"], context={"builtin_rules": builtin_rules(raw)}
     )
     assert sorted(settings.channels) == ["console", "log", "oncall", "ops", "team"]
-    assert [r.name for r in settings.rules] == [
-        "stale-share",
-        "orphans",
-        "missing-documents",
-        "model-mismatch",
-        "staleness-age",
-        "chunking-truncated",
-        "chunking-mid-sentence",
-        "coverage-drop",
-    ]
+    declared = [r.name for spec in registry.all_jobs().values() for r in spec.rules]
+    assert [r.name for r in settings.rules] == [*declared, "coverage-drop"]
     assert {k for k in AlertsSettings.model_fields} <= {line.split(" = ")[0] for line in lines} | {
         "rules",
         "channels",

@@ -9,6 +9,7 @@ from jobs.demo_rechunk import BAD_DOCUMENTS, FOOTER
 from jobs.registry import load_config
 from jobs.setup import last_details
 from monitor.history import HistoryStore
+from monitor.stores import open_store
 
 
 def test_demo_finds_every_planted_drift(tmp_path, capsys):
@@ -58,3 +59,23 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
         ("firing", "warning", {"collection": "handbook"})
     ]
     assert any("handbook/vacation-policy.md" in f for f in stale[0]["findings"])
+
+    # the app's response log, ingested with each chunk's lineage
+    logs = last_details(history, "ingest-logs")
+    # Unknown: the planted id, and the ids of the chunks the bad re-ingest replaced.
+    logged = [
+        hit["id"]
+        for line in (workdir / "logs" / "responses.jsonl").read_text().splitlines()
+        for hit in json.loads(line)["chunks"]
+    ]
+    with open_store(load_config(workdir / "ragmon.toml").store) as store:
+        held = {c.id for c in store.get(sorted(set(logged)))}
+    gone = [i for i in logged if i not in held]
+    assert "deleted-long-ago" in gone and len(gone) > 1
+    assert (logs["responses"], logs["unknown_chunks"], logs["quarantined"]) == (120, len(gone), {})
+    from jobs.setup import queue_with_retrievals
+
+    config = load_config(workdir / "ragmon.toml")
+    queue = queue_with_retrievals(history, details, config)
+    assert all(isinstance(item.retrievals, int) for item in queue)
+    assert sum(item.retrievals for item in queue) > 0

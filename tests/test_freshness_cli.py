@@ -61,6 +61,7 @@ def test_threshold_crossed_exits_1_and_json_follows_the_schema(tmp_path, embedde
         "moved",
         "untraceable",
         "unverified",
+        "unreadable",
     }
     assert {c["rule"]: c["crossed"] for c in payload["thresholds"]}["stale-share"] is True
     assert FreshnessResult.from_json(body).by_document["b.md"].status is DocClass.STALE

@@ -7,8 +7,8 @@ report, `ragmon fix-queue` and the demo read it back with `FreshnessResult.from_
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -17,6 +17,7 @@ import numpy as np
 from monitor.config import FreshnessConfig
 from monitor.freshness.audit import FreshnessAudit
 from monitor.freshness.conflicts import Conflict
+from monitor.freshness.fixcsv import spreadsheet_safe
 from monitor.freshness.states import ChunkClass, DocClass, DocumentState
 from monitor.freshness.vectors import VectorMismatch
 from monitor.records import Finding, Metric, RunResult, RunStatus, Severity, SourceProblem
@@ -34,6 +35,7 @@ _ACTIONS = {
     DocClass.MISSING: "ingest",
     DocClass.SUSPECT: "review",
     DocClass.UNVERIFIED: "review",
+    DocClass.UNREADABLE: "review",  # fix access or encoding; never delete what was not read
 }
 _SEVERITY = {
     DocClass.STALE: Severity.WARNING,
@@ -43,6 +45,7 @@ _SEVERITY = {
     DocClass.MOVED: Severity.INFO,
     DocClass.SUSPECT: Severity.INFO,
     DocClass.UNVERIFIED: Severity.INFO,
+    DocClass.UNREADABLE: Severity.WARNING,
 }
 
 
@@ -67,16 +70,29 @@ FIX_QUEUE_COLUMNS = ("document", "action", "chunks", "age_days", "retrievals", "
 assert set(FIX_QUEUE_COLUMNS) == {f.name for f in fields(FixItem)}
 
 
+def with_retrievals(queue: Sequence[FixItem], counts: Mapping[str, int] | None) -> list[FixItem]:
+    """``queue`` with each document's retrievals from the response logs (``counts``; None
+    when no logs were ever ingested): oldest first as before, most retrieved first among
+    equals."""
+    if counts is None:
+        return list(queue)
+    items = [replace(item, retrievals=counts.get(item.document, 0)) for item in queue]
+    items.sort(key=lambda i: (-(i.age_days or 0), -(i.retrievals or 0), i.document))
+    return items
+
+
 def fix_queue_rows(queue: Sequence[FixItem]) -> list[dict[str, Any]]:
     """The fix queue as rows of `FIX_QUEUE_COLUMNS`, for JSON and CSV."""
     return [{column: getattr(item, column) for column in FIX_QUEUE_COLUMNS} for item in queue]
 
 
 def write_fix_queue_csv(out: TextIO, queue: Sequence[FixItem]) -> None:
-    """The fix queue as CSV with a header row."""
+    """The fix queue as CSV with a header row; cells a spreadsheet would run as formulas
+    get a leading ``'`` (see `spreadsheet_safe`)."""
     writer = csv.DictWriter(out, fieldnames=FIX_QUEUE_COLUMNS)
     writer.writeheader()
-    writer.writerows(fix_queue_rows(queue))
+    for row in fix_queue_rows(queue):
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -133,6 +149,8 @@ class DocumentVerdict:
     embedded_at: datetime | None = None
     moved_to: str | None = None
     moved_from: str | None = None
+    reason: str | None = None
+    """Why the source could not be read (``unreadable`` documents)."""
     stale_age_seconds: float | None = None
 
 
@@ -210,8 +228,13 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
     summary = (
         f"{audit.chunk_total} chunks from {audit.catalog_documents} documents: "
         f"{chunk_counts[ChunkClass.STALE]} stale, {chunk_counts[ChunkClass.ORPHANED]} orphaned, "
-        f"{chunk_counts[ChunkClass.MOVED]} moved; {doc_counts[DocClass.MISSING]} document(s) "
-        "never indexed"
+        f"{chunk_counts[ChunkClass.MOVED]} moved"
+        + (
+            f", {chunk_counts[ChunkClass.UNREADABLE]} unreadable"
+            if chunk_counts[ChunkClass.UNREADABLE]
+            else ""
+        )
+        + f"; {doc_counts[DocClass.MISSING]} document(s) never indexed"
     )
     return RunResult(
         status=RunStatus.OK,
@@ -238,7 +261,7 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
         if action is None:
             continue
         since = state.modified_at if state.status is DocClass.MISSING else None
-        if state.status is DocClass.ORPHANED or state.status is DocClass.MOVED:
+        if state.status in (DocClass.ORPHANED, DocClass.MOVED, DocClass.UNREADABLE):
             since = state.embedded_at
         age = max(state.stale_ages) if state.stale_ages else None
         if age is None and since is not None:
@@ -288,6 +311,11 @@ def _reason(state: DocumentState, mismatched: int | None) -> str:
             return f"source modified after {state.count(ChunkClass.SUSPECT)} chunks were embedded"
         case DocClass.UNVERIFIED:
             return "no hash, text or timestamp to check against"
+        case DocClass.UNREADABLE:
+            kept = state.count(ChunkClass.UNREADABLE)
+            return f"cannot be read ({state.reason})" + (
+                f"; its {kept} chunks are kept until it can be read" if kept else ""
+            )
     return f"{mismatched} vectors do not match their text under the configured model"
 
 
@@ -345,6 +373,7 @@ def _verdict(state: DocumentState) -> DocumentVerdict:
         embedded_at=state.embedded_at,
         moved_to=state.moved_to,
         moved_from=state.moved_from,
+        reason=state.reason,
         stale_age_seconds=round(max(state.stale_ages), 1) if state.stale_ages else None,
     )
 
@@ -417,6 +446,7 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                     "rules": dict(state.rules),
                     "coverage": state.coverage,
                     "moved_to": state.moved_to,
+                    "reason": state.reason,
                     "stale_age_seconds_max": max(state.stale_ages) if state.stale_ages else None,
                 },
             )

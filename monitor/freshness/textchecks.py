@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.config import FreshnessConfig
+from monitor.errors import SourceFileError
 from monitor.freshness.matching import coverage, match_text
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.ports import SourceCatalog, VectorStore
@@ -43,6 +44,8 @@ class TextChecks:
         self._now = now
         self._texts: dict[str, str] = {}
         self._anchors: _Anchors | None = None
+        self.failed: dict[str, str] = {}
+        """Documents that could not be read since the scan listed them, with the reason."""
 
     def source_text(self, doc: SourceDocument) -> str:
         if doc.id not in self._texts:
@@ -67,7 +70,13 @@ class TextChecks:
     def anchors(self, ids: list[str], docs: Mapping[str, SourceDocument]) -> _Anchors:
         """An index of where text occurs among the documents ``ids`` (built once per audit)."""
         if self._anchors is None:
-            self._anchors = _Anchors({i: self.source_text(docs[i]) for i in ids})
+            texts = {}
+            for doc_id in ids:
+                try:
+                    texts[doc_id] = self.source_text(docs[doc_id])
+                except SourceFileError as exc:
+                    self.failed[doc_id] = exc.reason  # not a candidate: nothing to find in it
+            self._anchors = _Anchors(texts)
         return self._anchors
 
     def remember(self, key: str, value: Any) -> None:
@@ -92,9 +101,18 @@ class TextChecks:
         }
         stored = self.remembered(keys.values())
         for doc_id, infos in pending.items():
-            verdict = stored.get(keys[doc_id]) or self._check(docs[doc_id], infos)
-            self.remember(keys[doc_id], verdict)
             state = states[doc_id]
+            verdict = stored.get(keys[doc_id])
+            if verdict is None:
+                try:
+                    verdict = self._check(docs[doc_id], infos)
+                except SourceFileError as exc:
+                    # Listed by the scan, unreadable now (deleted, replaced): no verdict,
+                    # and certainly not orphaned; the next run sees what it has become.
+                    self.failed[doc_id] = exc.reason
+                    state.unreadable(exc.reason, [i.id for i in infos])
+                    continue
+            self.remember(keys[doc_id], verdict)
             for info in infos:
                 present, rule = verdict["chunks"][info.id]
                 if present:
