@@ -12,6 +12,7 @@ from dashboards.model import Section
 SECTION_MODULES: tuple[str, ...] = (
     "dashboards.freshness",
     "dashboards.chunking",
+    "dashboards.relevance",
     "dashboards.responses",
     "dashboards.runs",
 )

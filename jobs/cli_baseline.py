@@ -6,7 +6,7 @@ import click
 
 from jobs.clicore import EXIT_USAGE, CliError, Settings, pass_settings
 
-BASELINE_JOBS = ("chunking",)
+BASELINE_JOBS = ("chunking", "relevance")
 """Jobs that compare each run with a reference and honour a pinned one."""
 
 
@@ -15,7 +15,9 @@ def baseline() -> None:
     """Pin the reference run a job's drift is measured against.
 
     Without a pin, the chunking job compares each run with the previous one
-    ([chunking_quality] reference = "baseline" uses the pin when there is one).
+    ([chunking_quality] reference = "baseline" uses the pin when there is one); the
+    relevance job compares recall with the median of its recent runs
+    ([relevance] rolling_runs) and, pinned, with the pinned run.
 
     \b
     Example:
@@ -79,7 +81,8 @@ def show_baseline(settings: Settings) -> None:
     for job in BASELINE_JOBS:
         pin = pinned(history, job)
         if pin is None:
-            click.echo(f"{job}: no pinned baseline (compared with the previous run)")
+            usual = "the median of recent runs" if job == "relevance" else "the previous run"
+            click.echo(f"{job}: no pinned baseline (compared with {usual})")
         else:
             click.echo(f"{job}: run {pin.run_id}, pinned {pin.pinned_at:%Y-%m-%d %H:%M} UTC")
 

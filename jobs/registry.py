@@ -28,6 +28,7 @@ JobFunction = Callable[..., "RunResult"]
 JOB_MODULES: tuple[str, ...] = (
     "jobs.freshness",
     "jobs.chunking",
+    "jobs.relevance",
     "jobs.ingest_logs",
     "jobs.report",
     "jobs.alerts",

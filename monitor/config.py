@@ -30,6 +30,7 @@ from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.errors import ConfigError
 from monitor.grounding.settings import GroundingConfig
 from monitor.logs.settings import LogsSettings
+from monitor.relevance.settings import RelevanceConfig
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
@@ -277,6 +278,7 @@ class Config(_Section):
     # through the validation context) are merged in either way.
     alerts: AlertsSettings = Field(default_factory=dict, validate_default=True)
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    relevance: RelevanceConfig = Field(default_factory=RelevanceConfig)
     logs: LogsSettings = Field(default_factory=LogsSettings)
 
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -234,6 +234,21 @@ class LabelError(GroundingError):
         super().__init__(problem)
 
 
+class RelevanceError(MonitorError):
+    """The relevance probes or production queries cannot be used as given."""
+
+
+class RelevanceInputError(RelevanceError):
+    """A probe or query file is missing or has a bad line."""
+
+    def __init__(self, path: Path | str, line: int | None, problem: str):
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(f"{where}: {problem}")
+
+
 class LogLineError(MonitorError):
     """One line (or trace) of a response log cannot be used; it goes to the quarantine.
 
