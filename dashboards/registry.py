@@ -13,6 +13,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "dashboards.freshness",
     "dashboards.chunking",
     "dashboards.responses",
+    "dashboards.grounding",
     "dashboards.runs",
 )
 

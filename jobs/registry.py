@@ -29,6 +29,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.freshness",
     "jobs.chunking",
     "jobs.ingest_logs",
+    "jobs.grounding",
     "jobs.report",
     "jobs.alerts",
 )
