@@ -22,7 +22,8 @@ FABRICATED = "Order #ORD-7842 was shipped on March 2nd via FedEx tracking #78912
 EMBELLISHED = " It also covers contractors, interns and seasonal staff in every regional office."
 INVENTED = (
     " Managers may waive this after a quarterly review, and exceptions are logged by the"
-    " payroll team in Lisbon within three weeks of approval."
+    " payroll team in Lisbon within three weeks of approval, unless a regional director"
+    " objects in writing."
 )
 
 

@@ -92,6 +92,7 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
         scored=scoring.scored,
         no_context=scoring.no_context,
         no_answer=scoring.no_answer,
+        deferred=scoring.deferred,
         from_store=scoring.from_store,
         days_touched=tuple(sorted(scoring.days)),
         days=tuple(
@@ -112,6 +113,7 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
         Metric(name="grounding_scored", value=scoring.scored),
         Metric(name="grounding_no_context", value=scoring.no_context),
         Metric(name="grounding_context_from_store", value=scoring.from_store),
+        Metric(name="grounding_deferred", value=scoring.deferred),
     ]
     for day_summary in touched:
         metrics += day_summary.metrics()
@@ -139,6 +141,8 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
         f"{scoring.scored} responses scored ({scoring.from_store} from the store's chunk "
         f"text), {scoring.no_context} without context, {scoring.no_answer} without answer"
     )
+    if scoring.deferred:
+        summary += f", {scoring.deferred} left for the next run (the store could not be read)"
     if days:
         latest_day = days[-1]
         shares = latest_day.shares
@@ -182,7 +186,7 @@ def _findings(scoring: ScoringRun) -> list[Finding]:
 
 @contextlib.contextmanager
 def _chunk_text(config: Config) -> Iterator[ChunkText | None]:
-    """Chunk text from the store, opened on first use; None-like when it cannot be read."""
+    """Chunk text from the store, opened on first use; None when it cannot be read."""
     from monitor.errors import StoreError
     from monitor.stores import open_store
 
@@ -190,10 +194,10 @@ def _chunk_text(config: Config) -> Iterator[ChunkText | None]:
         store = None
         broken = False
 
-        def lookup(ids: Sequence[str]) -> dict[str, str]:
+        def lookup(ids: Sequence[str]) -> dict[str, str] | None:
             nonlocal store, broken
             if broken:
-                return {}
+                return None
             try:
                 if store is None:
                     store = stack.enter_context(open_store(config.store))
@@ -201,6 +205,6 @@ def _chunk_text(config: Config) -> Iterator[ChunkText | None]:
             except StoreError as exc:
                 log.warning("no chunk text from the store: %s", exc)
                 broken = True
-                return {}
+                return None
 
         yield lookup

@@ -90,7 +90,7 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
     counts = {band: sum(d["counts"][band] for d in grounding["days"]) for band in BANDS}
     assert sum(counts.values()) == grounding["scored"]
     assert counts["escalate"] >= 12  # every tenth answer is the made-up order
-    assert counts["cite"] > counts["escalate"] and counts["disclaim"] + counts["partial"] > 0
+    assert counts["cite"] > counts["escalate"] and all(counts.values()), counts
     worst = grounding["worst"][0]
     assert worst["band"] == "escalate" and "ORD-7842" in worst["answer"]
     assert any("FedEx" in c["novel_words"] for c in worst["unsupported_claims"])

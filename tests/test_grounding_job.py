@@ -64,7 +64,7 @@ def _scored(config):
     """Run the job; its --json output plus the metrics and findings it stored."""
     result = _run("-c", str(config), "run", "grounding", "--json")
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)  # a warning about the store goes to stderr
     tmp = config.parent
     run = body["run_id"]
     body["metrics"] = [
@@ -222,3 +222,21 @@ def test_calibration_lowers_the_error_of_miscalibrated_scores(tmp_path, app_scor
     section = json.loads((out / "report.json").read_text())["sections"]["grounding"]
     names = [t["name"] for t in section["series"]["grounding-reliability"]]
     assert names == ["perfect", "ragmon raw", "ragmon calibrated", "app raw", "app calibrated"]
+
+
+def test_responses_needing_an_unreadable_store_wait_for_the_next_run(tmp_path):
+    config = _config(tmp_path)  # no store at "chroma" yet: it cannot be read
+    log = tmp_path / "logs" / "app.jsonl"
+    log.parent.mkdir()
+    log.write_text(
+        jsonl([_response("s0", 20, 0, "cite"), _response("s1", 20, 1, "cite", text=False)])
+    )
+    assert _run("-c", str(config), "--quiet", "run", "ingest-logs").exit_code == 0
+    first = _scored(config)["result"]
+    assert (first["scored"], first["deferred"], first["no_context"]) == (1, 1, 0)
+    fill_collection(
+        StoreConfig(path=tmp_path / "chroma", collection="kbase"), ["k0", "k1"], documents=CONTEXT
+    )
+    second = _scored(config)["result"]
+    assert (second["scored"], second["from_store"], second["deferred"]) == (1, 1, 0)
+    assert second["days"][0]["counts"]["cite"] == 2

@@ -82,6 +82,8 @@ class GroundingRunResult(ResultRecord):
     no_context: int
     """Responses with neither logged context nor chunk text in the store: not scored."""
     no_answer: int
+    deferred: int = 0
+    """Responses that needed the store while it could not be read: the next run scores them."""
     from_store: int
     """Of the scored, those whose context came from the store's chunk text."""
     days_touched: tuple[date, ...]

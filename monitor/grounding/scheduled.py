@@ -48,8 +48,9 @@ from monitor.history.store import HistoryStore
 
 log = logging.getLogger(__name__)
 
-ChunkText = Callable[[Sequence[str]], dict[str, str]]
-"""Chunk ids -> their text in the vector store (missing ids left out)."""
+ChunkText = Callable[[Sequence[str]], dict[str, str] | None]
+"""Chunk ids -> their text in the vector store (missing ids left out); None when the
+store cannot be read, so the responses that needed it are retried by the next run."""
 
 
 def scorer_version(scorer: Scorer) -> str:
@@ -68,6 +69,8 @@ class ScoringRun:
     no_context: int = 0
     no_answer: int = 0
     from_store: int = 0
+    deferred: int = 0
+    """Responses that needed the store while it could not be read: left for the next run."""
     days: set[date] = field(default_factory=set)
     escalated: list[tuple[PendingResponse, GroundingResult]] = field(default_factory=list)
     """This run's responses in the escalate band (the findings)."""
@@ -92,12 +95,16 @@ def score_pending(
         stored = _store_texts(todo, chunk_text)
         rows = []
         for response in todo:
-            rows.append(_score_one(response, scorer, stored, run))
+            row = _score_one(response, scorer, stored, run)
+            if row is not None:
+                rows.append(row)
         write_rows(history, rows, scorer=version)
         log.info("scored %d responses up to rid %d", len(rows), after)
 
 
-def _store_texts(todo: Sequence[PendingResponse], chunk_text: ChunkText | None) -> dict[str, str]:
+def _store_texts(
+    todo: Sequence[PendingResponse], chunk_text: ChunkText | None
+) -> dict[str, str] | None:
     if chunk_text is None:
         return {}
     wanted = sorted(
@@ -120,13 +127,16 @@ def _logged_context(response: PendingResponse) -> list[str]:
 
 
 def _score_one(
-    response: PendingResponse, scorer: Scorer, stored: dict[str, str], run: ScoringRun
-) -> GroundingRow:
+    response: PendingResponse, scorer: Scorer, stored: dict[str, str] | None, run: ScoringRun
+) -> GroundingRow | None:
     if not response.answer:
         run.no_answer += 1
         return _status_row(response, NO_ANSWER)
     contexts = _logged_context(response)
-    if not contexts:
+    if not contexts and stored is None and any(cid for cid, _ in response.chunks):
+        run.deferred += 1
+        return None
+    if not contexts and stored:
         contexts = [stored[cid] for cid, _ in response.chunks if cid in stored]
         if contexts:
             run.from_store += 1
