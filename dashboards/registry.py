@@ -14,6 +14,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "dashboards.chunking",
     "dashboards.relevance",
     "dashboards.responses",
+    "dashboards.grounding",
     "dashboards.runs",
 )
 

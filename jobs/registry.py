@@ -30,6 +30,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.chunking",
     "jobs.relevance",
     "jobs.ingest_logs",
+    "jobs.grounding",
     "jobs.report",
     "jobs.alerts",
 )

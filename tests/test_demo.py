@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+from dashboards.grounding import BAND_COLOURS
 from jobs.demo import run_demo
 from jobs.demo_rechunk import BAD_DOCUMENTS, FOOTER
 from jobs.registry import load_config
 from jobs.setup import last_details
 from monitor.history import HistoryStore
 from monitor.stores import open_store
+
+BANDS = tuple(BAND_COLOURS)
 
 
 def test_demo_finds_every_planted_drift(tmp_path, capsys):
@@ -79,3 +82,22 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
     queue = queue_with_retrievals(history, details, config)
     assert all(isinstance(item.retrievals, int) for item in queue)
     assert sum(item.retrievals for item in queue) > 0
+
+    # the grounding job scored the logged answers against the store's chunk text
+    grounding = last_details(history, "grounding")
+    assert grounding["scored"] + grounding["no_context"] == 120
+    assert grounding["from_store"] == grounding["scored"] > 100
+    counts = {band: sum(d["counts"][band] for d in grounding["days"]) for band in BANDS}
+    assert sum(counts.values()) == grounding["scored"]
+    assert counts["escalate"] >= 12  # every tenth answer is the made-up order
+    assert counts["cite"] > counts["escalate"] and all(counts.values()), counts
+    worst = grounding["worst"][0]
+    assert worst["band"] == "escalate" and "ORD-7842" in worst["answer"]
+    assert any("FedEx" in c["novel_words"] for c in worst["unsupported_claims"])
+    (ours, app) = grounding["calibration"]
+    assert (ours["source"], app["source"]) == ("ragmon", "app")
+    assert ours["n"] == app["n"] == grounding["scored"]
+    report = json.loads((workdir / ".ragmon" / "report" / "report.json").read_text())
+    section = report["sections"]["grounding"]
+    assert {t["name"] for t in section["series"]["grounding-bands"]} == set(BANDS)
+    assert "grounding-reliability" in section["series"]

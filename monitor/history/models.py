@@ -314,3 +314,29 @@ class LogRejectRow(Base):
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)
     lines: Mapped[int] = mapped_column(BigInteger)
     last_us: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- response grounding (migration 0006) ---------------------------------------------
+
+
+class ResponseGroundingRow(Base):
+    """ragmon's grounding score of one ingested response (or why it has none)."""
+
+    __tablename__ = "response_grounding"
+
+    rid: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("responses.rid", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)  # ix_response_grounding_at_us
+    """The response's time, copied so per-day figures need no join."""
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    band: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    """``scored``, ``no_context`` or ``no_answer``: a response is looked at once."""
+    scorer: Mapped[str] = mapped_column(String(40))
+    """Version of the scorer and its settings that gave the score."""
+    evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON: unsupported claims and violations (`GroundingResult.to_json`)."""
+    scored_us: Mapped[int] = mapped_column(BigInteger)

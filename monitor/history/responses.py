@@ -23,6 +23,7 @@ from monitor.history.models import (
     LogPendingRow,
     LogRejectRow,
     ResponseChunkRow,
+    ResponseGroundingRow,
     ResponseRow,
     RetrievalCountRow,
 )
@@ -296,6 +297,7 @@ def apply_retention(history: HistoryStore, *, before_us: int) -> int:
     with history.engine.begin() as conn:
         old = select(ResponseRow.rid).where(ResponseRow.at_us < before_us).scalar_subquery()
         conn.execute(delete(ResponseChunkRow).where(ResponseChunkRow.rid.in_(old)))
+        conn.execute(delete(ResponseGroundingRow).where(ResponseGroundingRow.rid.in_(old)))
         gone = conn.execute(delete(ResponseRow).where(ResponseRow.at_us < before_us)).rowcount
         conn.execute(delete(RetrievalCountRow).where(RetrievalCountRow.day < before_us // DAY_US))
     return int(gone or 0)
