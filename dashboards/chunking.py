@@ -3,13 +3,19 @@ documents with example chunks, drift against the reference, what changed per doc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
+from dashboards.model import (
+    Figure,
+    Headline,
+    ReportData,
+    SectionOutput,
+    headline,
+    run_light,
+    scaled,
+)
 from dashboards.plots import lines
 from dashboards.registry import register
-from monitor.history.queries import Point
 
 SHARES = {
     "text never embedded": ("chunking_text_not_embedded_share", {}),
@@ -50,37 +56,32 @@ class ChunkingSection:
             html=html,
             figures=figures,
             headlines=self._headlines(data),
-            light=self._light(run, latest),
+            light=run_light(run, latest),
             data={"latest": latest, "series": {f.id: f.spec["data"] for f in figures}},
         )
 
     def _headlines(self, data: ReportData) -> list[Headline]:
         return [
             headline(
-                _scaled(data.series("chunking_text_not_embedded_share"), 100),
+                scaled(data.series("chunking_text_not_embedded_share"), 100),
                 "text never embedded",
                 "%",
             ),
             headline(
-                _scaled(data.series("chunking_truncated_share"), 100), "chunks over window", "%"
+                scaled(data.series("chunking_truncated_share"), 100), "chunks over window", "%"
             ),
             headline(
-                _scaled(data.series("chunking_mid_sentence_share", edge="end"), 100),
+                scaled(data.series("chunking_mid_sentence_share", edge="end"), 100),
                 "mid-sentence ends",
                 "%",
             ),
             headline(data.series("chunking_drifted_features"), "features drifted"),
         ]
 
-    def _light(self, run: Any, latest: Any) -> Light:
-        if latest is None:
-            return Light.GREY
-        return Light.AMBER if getattr(run, "status", "") == "findings" else Light.GREEN
-
     def _figures(self, data: ReportData, latest: Any) -> list[Figure]:
         figures = []
         series = {
-            label: _scaled(data.series(name, **labels), 100)
+            label: scaled(data.series(name, **labels), 100)
             for label, (name, labels) in SHARES.items()
         }
         if any(series.values()):
@@ -149,20 +150,6 @@ def _window_histogram(lengths: dict[str, Any]) -> dict[str, Any]:
             ],
         },
     }
-
-
-def _scaled(points: Sequence[Point], factor: float) -> list[Point]:
-    return [
-        Point(
-            run_id=p.run_id,
-            job=p.job,
-            at=p.at,
-            name=p.name,
-            value=p.value * factor,
-            labels=p.labels,
-        )
-        for p in points
-    ]
 
 
 def _pct(value: Any) -> str:

@@ -6,7 +6,16 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
+from dashboards.model import (
+    Figure,
+    Headline,
+    Light,
+    ReportData,
+    SectionOutput,
+    headline,
+    run_light,
+    scaled,
+)
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
 from monitor.freshness.results import (
@@ -16,7 +25,6 @@ from monitor.freshness.results import (
     write_fix_queue_csv,
 )
 from monitor.freshness.states import ChunkClass, DocClass
-from monitor.history.queries import Point
 
 CLASSES = list(dict.fromkeys([*ChunkClass, *DocClass]))
 """Every chunk and document class, chunk classes first, as the counts table lists them."""
@@ -56,11 +64,11 @@ class FreshnessSection:
 
     def _headlines(self, data: ReportData) -> list[Headline]:
         return [
-            headline(_scaled(data.series("stale_share"), 100), "stale chunks", "%"),
+            headline(scaled(data.series("stale_share"), 100), "stale chunks", "%"),
             headline(data.series("chunks", **{"class": "orphaned"}), "orphaned chunks"),
             headline(data.series("documents", **{"class": "missing"}), "documents never indexed"),
             headline(
-                _scaled(data.series("staleness_age_seconds", stat="p95"), 1 / DAY),
+                scaled(data.series("staleness_age_seconds", stat="p95"), 1 / DAY),
                 "staleness age p95",
                 " d",
             ),
@@ -71,7 +79,7 @@ class FreshnessSection:
             return Light.GREY
         if latest.embedding.model_mismatch:
             return Light.RED
-        return Light.AMBER if getattr(run, "status", "") == "findings" else Light.GREEN
+        return run_light(run, latest)
 
     def _figures(self, data: ReportData, latest: FreshnessResult | None) -> list[Figure]:
         figures = []
@@ -91,7 +99,7 @@ class FreshnessSection:
                 )
             )
         ages = {
-            f"{stat}": _scaled(data.series("staleness_age_seconds", stat=stat), 1 / DAY)
+            f"{stat}": scaled(data.series("staleness_age_seconds", stat=stat), 1 / DAY)
             for stat in ("p50", "p95", "max")
         }
         if any(ages.values()):
@@ -116,20 +124,6 @@ class FreshnessSection:
                 )
             )
         return figures
-
-
-def _scaled(points: Sequence[Point], factor: float) -> list[Point]:
-    return [
-        Point(
-            run_id=p.run_id,
-            job=p.job,
-            at=p.at,
-            name=p.name,
-            value=p.value * factor,
-            labels=p.labels,
-        )
-        for p in points
-    ]
 
 
 def _csv(queue: Sequence[FixItem]) -> bytes:

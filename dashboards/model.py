@@ -133,3 +133,25 @@ def headline(points: Sequence[Point], label: str, unit: str = "") -> Headline:
         since_baseline=last - points[0].value if len(points) > 1 else None,
         unit=unit,
     )
+
+
+def scaled(points: Sequence[Point], factor: float) -> list[Point]:
+    """``points`` with their values multiplied by ``factor`` (shares as %, seconds as days)."""
+    return [
+        Point(
+            run_id=p.run_id,
+            job=p.job,
+            at=p.at,
+            name=p.name,
+            value=p.value * factor,
+            labels=p.labels,
+        )
+        for p in points
+    ]
+
+
+def run_light(run: RunRecord | None, latest: object) -> Light:
+    """A signal's light from its last run: grey without one, amber with findings."""
+    if latest is None:
+        return Light.GREY
+    return Light.AMBER if run is not None and run.status == "findings" else Light.GREEN

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
+from dashboards.model import (
+    Figure,
+    Headline,
+    ReportData,
+    SectionOutput,
+    headline,
+    run_light,
+)
 from dashboards.plots import lines
 from dashboards.registry import register
 from monitor.errors import ResultSchemaError
@@ -40,7 +47,7 @@ class RelevanceSection:
             html=html,
             figures=figures,
             headlines=self._headlines(data),
-            light=self._light(run, latest),
+            light=run_light(run, latest),
             data={
                 "latest": latest.to_json() if latest else None,
                 "series": {f.id: f.spec["data"] for f in figures},
@@ -54,11 +61,6 @@ class RelevanceSection:
             headline(data.series("index_recall_at_k"), "index recall"),
             headline(data.series("query_drift_auc"), "query drift AUC"),
         ]
-
-    def _light(self, run: Any, latest: Any) -> Light:
-        if latest is None:
-            return Light.GREY
-        return Light.AMBER if getattr(run, "status", "") == "findings" else Light.GREEN
 
     def _figures(self, data: ReportData, latest: Any) -> list[Figure]:
         figures = []
