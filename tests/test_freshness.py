@@ -200,7 +200,8 @@ def test_langchain_collection_without_any_ragmon_metadata(langchain_world):
 
     assert by_doc["policy.md"]["status"] == "stale"
     assert by_doc["policy.md"]["chunk_ids"]["stale"] == changed
-    assert by_doc["policy.md"]["rules"]["numbers-changed"] == len(changed)
+    assert by_doc["policy.md"]["rules"]["edited"] == len(changed)
+    assert {e["diff"] for e in by_doc["policy.md"]["edits"].values()} == {"- 24 + 36"}
     assert "reflow.md" not in by_doc
     assert by_doc["grows.md"]["status"] == "partially_indexed"
     assert by_doc["grows.md"]["coverage"] < 0.9
@@ -403,4 +404,5 @@ def test_html_embedded_with_its_tags_is_matched_against_the_raw_page(tmp_path, e
     stale = audit_and_store(config).details["by_document"]["errors.html"]
     (changed,) = [i for i, p in zip(ids, pieces, strict=True) if "wait 35 seconds" in p]
     assert stale["chunk_ids"] == {"stale": [changed]}
-    assert stale["rules"]["numbers-changed"] == 1
+    assert stale["rules"]["edited"] == 1
+    assert stale["edits"][changed]["diff"] == "- 35 + 90"

@@ -49,7 +49,7 @@ def test_threshold_crossed_exits_1_and_json_follows_the_schema(tmp_path, embedde
     payload = json.loads(result.output)
     assert payload["job"] == "freshness" and payload["status"] == "findings"
     body = payload["result"]
-    assert body["schema"] == "ragmon.freshness/1"
+    assert body["schema"] == "ragmon.freshness/2"
     assert body["by_document"]["b.md"]["status"] == "stale"
     assert set(body["counts"]["chunks"]) == {
         "fresh",

@@ -3,9 +3,11 @@
 It streams the store page by page (ids, text, metadata; never every vector at once)
 and keeps only a small record per chunk. Evidence is used in order of strength:
 
-1. the source hash stored with the chunk differs from the current one -> stale;
-2. no hash: the chunk's normalised text is no longer in the source (exactly, or
-   near-verbatim with the same numbers) -> stale;
+1. the source hash stored with the chunk equals the current one -> fresh;
+2. otherwise, where the chunk's text is known: fresh only when its normalised text occurs
+   in the source; found with edits -> stale (``edited``, with the word diff); not found
+   -> stale (``text-gone``). A collection whose loader rewrote the text is detected and
+   judged by the tolerant rule instead (`TextMode`);
 3. only timestamps: the source was modified after ``embedded_at`` -> suspect.
 
 Text checks are remembered by a hash of their inputs (`memo_get`), so a second audit of
@@ -29,7 +31,7 @@ from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.conflicts import Conflict, find_conflicts
 from monitor.freshness.matching import SourceResolver
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
-from monitor.freshness.textchecks import MemoGet, TextChecks, find_moves
+from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_moves
 from monitor.freshness.vectors import VectorCheck, check_vectors
 from monitor.ports import Embedder, SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
@@ -66,6 +68,8 @@ class FreshnessAudit:
     source_problems: list[SourceProblem] = field(default_factory=list)
     stamps: dict[str, SourceStamp] = field(default_factory=dict)
     memos: dict[str, Any] = field(default_factory=dict)
+    text_mode: TextMode = field(default_factory=TextMode)
+    """How the chunks' text compares with the sources: verbatim, or rewritten by the loader."""
 
 
 class _Sample:
@@ -161,7 +165,7 @@ def audit(
             )
 
     checker = TextChecks(catalog, store, settings, memo_get, result.memos, now)
-    checker.run(result.documents, pending, docs)
+    result.text_mode = checker.run(result.documents, pending, docs)
     find_moves(result.documents, pending, docs, checker)
     for state in result.documents.values():
         state.settle(settings.min_coverage)

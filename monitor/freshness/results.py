@@ -12,9 +12,9 @@ from monitor.freshness.audit import FreshnessAudit
 from monitor.freshness.states import ChunkClass, DocClass, DocumentState
 from monitor.records import Finding, Metric, RunResult, RunStatus, Severity
 
-SCHEMA = "ragmon.freshness/1"
-_STALE_RULES = ("numbers-changed", "text-gone")
-"""Text rules that make a chunk stale (``exact`` and ``fuzzy`` keep it fresh)."""
+SCHEMA = "ragmon.freshness/2"
+_STALE_RULES = ("edited", "text-gone")
+"""Text rules that make a chunk stale (``exact`` and ``tolerant-fuzzy`` keep it fresh)."""
 
 _ACTIONS = {
     DocClass.STALE: "re-embed",
@@ -50,6 +50,9 @@ class FixItem:
     """How often its chunks were retrieved (once response logs are configured)."""
     target: str | None = None
     """For ``re-point``: the document's new path."""
+    changed_share: float | None = None
+    """For chunks stale by ``edited``: the largest share of one chunk's text that changed
+    (a one-word fix is small, a rewritten paragraph large)."""
 
 
 def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
@@ -94,6 +97,7 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         "newest_embedding": _iso(audit.newest_embedding),
         "newest_source_change": _iso(audit.newest_source_change),
         "thresholds": checks,
+        "text_check": _text_check_json(audit),
         "embedding": _embedding_details(audit),
         "conflicts": [_conflict_json(c) for c in audit.conflicts],
         "untraceable": audit.untraceable,
@@ -142,6 +146,7 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
                 chunks=state.total,
                 age_days=round(age / 86400, 2) if age is not None else None,
                 target=state.moved_to,
+                changed_share=max((e[0] for e in state.edits.values()), default=None),
             )
         )
     for conflict in audit.conflicts:
@@ -166,6 +171,10 @@ def _reason(state: DocumentState, mismatched: int | None) -> str:
         case DocClass.STALE:
             rules = ", ".join(sorted(r for r in state.rules if r in _STALE_RULES))
             rule = "source hash changed" if state.rules.get("source-hash") else rules
+            if state.edits:
+                # The smallest edit first: the one a reader checks fastest.
+                _share, diff = min(state.edits.values())
+                rule += f": {diff}" if len(state.edits) == 1 else f", e.g. {diff}"
             return f"{state.count(ChunkClass.STALE)} of {n} chunks stale ({rule})"
         case DocClass.PARTIALLY_INDEXED:
             return f"its chunks cover {100 * (state.coverage or 0):.0f}% of the current text"
@@ -261,6 +270,25 @@ def _conflict_json(conflict: Any) -> dict[str, Any]:
     }
 
 
+def _text_check_json(audit: FreshnessAudit) -> dict[str, Any]:
+    mode = audit.text_mode
+    return {
+        "rule": mode.rule,
+        "loader_rewrote_text": mode.tolerant,
+        "checked": mode.checked,
+        "verbatim": mode.verbatim,
+        "aligned_closely": mode.close,
+        "note": mode.describe() if mode.checked else None,
+    }
+
+
+def _edits_json(state: DocumentState) -> dict[str, Any]:
+    return {
+        chunk_id: {"changed_share": share, "diff": diff}
+        for chunk_id, (share, diff) in sorted(state.edits.items())
+    }
+
+
 def _document_json(state: DocumentState) -> dict[str, Any]:
     return {
         "status": state.status.value,
@@ -272,6 +300,7 @@ def _document_json(state: DocumentState) -> dict[str, Any]:
         "moved_to": state.moved_to,
         "moved_from": state.moved_from,
         "stale_age_seconds": round(max(state.stale_ages), 1) if state.stale_ages else None,
+        "edits": _edits_json(state),
     }
 
 
@@ -339,7 +368,17 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                     "coverage": state.coverage,
                     "moved_to": state.moved_to,
                     "stale_age_seconds_max": max(state.stale_ages) if state.stale_ages else None,
+                    "edits": _edits_json(state),
                 },
+            )
+        )
+    if audit.text_mode.tolerant:
+        findings.append(
+            Finding(
+                kind="loader_rewrote_text",
+                severity=Severity.INFO,
+                message=audit.text_mode.describe(),
+                evidence=_text_check_json(audit),
             )
         )
     if audit.untraceable:

@@ -62,7 +62,7 @@ class DocumentState:
     """Chunk ids per class, fresh excepted."""
     fresh: int = 0
     rules: Counter[str] = field(default_factory=Counter)
-    """How many chunks each rule decided (source-hash, exact, fuzzy, numbers-changed...)."""
+    """How many chunks each rule decided (source-hash, exact, edited, text-gone...)."""
     modified_at: datetime | None = None
     embedded_at: datetime | None = None
     """Oldest embedding time among its chunks."""
@@ -77,6 +77,8 @@ class DocumentState:
     fresh_indexes: int = 0
     """Fresh hashed chunks that carry a chunk index, and the highest such index."""
     max_index: int = -1
+    edits: dict[str, tuple[float, str]] = field(default_factory=dict)
+    """Per chunk stale by ``edited``: the share of its text changed, and the word diff."""
 
     def add(self, cls: ChunkClass, chunk_id: str, rule: str) -> None:
         if cls is ChunkClass.FRESH:
