@@ -107,6 +107,11 @@ kind = "console"
 [alerts.channels.file]
 kind = "jsonl"
 path = ".ragmon/alerts.jsonl"
+
+# Staleness is counted per chunk: the demo's two changed numbers are 2 of 63 chunks.
+[[alerts.rules]]
+name = "stale-share"
+threshold = 0.02
 """
 
 
@@ -129,18 +134,18 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     docs = workdir / "docs"
     _copy_corpus(docs)
     config_path = workdir / "ragmon.toml"
-    config_path.write_text(
-        render_config(
-            store_path="chroma",
-            host=None,
-            port=8000,
-            collection="handbook",
-            sources_root="docs",
-            preset="auto",
-        )
-        + DEMO_ALERTS,
-        encoding="utf-8",
+    rendered = render_config(
+        store_path="chroma",
+        host=None,
+        port=8000,
+        collection="handbook",
+        sources_root="docs",
+        preset="auto",
     )
+    # Staleness is counted per chunk: the demo's two changed numbers make 2 of 63 chunks
+    # stale, under the default 5%; a tighter threshold lets the demo show it crossed.
+    rendered = rendered.replace("# max_stale_share = 0.05", "max_stale_share = 0.02", 1)
+    config_path.write_text(rendered + DEMO_ALERTS, encoding="utf-8")
     config = load_config(config_path)
     out.rule("1. Index the sample corpus")
     run_index(config, None, dry_run=False, quiet=quiet)

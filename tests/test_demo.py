@@ -23,12 +23,21 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
     assert status == {
         "handbook/vacation-policy.md": "stale",
         "products/warranty.txt": "stale",
-        "handbook/expenses.md": "stale",
+        "handbook/expenses.md": "partially_indexed",
         "faq/it-faq.md": "orphaned",
         "handbook/remote-work.md": "moved",
         "handbook/policies/remote-work.md": "moved",
         "handbook/parental-leave.md": "missing",
     }
+    # Chunk-level: the appended section leaves every embedded chunk fresh, and the changed
+    # number makes exactly one chunk stale, with the number as its evidence.
+    by_doc = details["by_document"]
+    assert by_doc["handbook/expenses.md"]["chunk_ids"] == {}
+    assert by_doc["handbook/expenses.md"]["unembedded_chars"] > 200
+    vacation = by_doc["handbook/vacation-policy.md"]
+    assert len(vacation["chunk_ids"]["stale"]) == 1
+    assert [e["diff"] for e in vacation["edits"].values()] == ["- 20 + 25"]
+    assert [e["diff"] for e in by_doc["products/warranty.txt"]["edits"].values()] == ["- 24 + 36"]
     (conflict,) = details["conflicts"]
     assert conflict["source_ids"] == ["faq/hr-faq.md", "handbook/vacation-policy.md"]
     assert conflict["values"] == [["15"], ["20"]]

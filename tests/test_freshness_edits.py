@@ -164,3 +164,29 @@ def test_a_collection_whose_loader_rewrote_every_chunk_is_detected(tmp_path, emb
     (edit,) = details["by_document"]["page0.md"]["edits"].values()
     assert edit["diff"] == "- output + _log_"
     assert details["by_document"]["page0.md"]["rules"]["tolerant-fuzzy"] >= 1
+
+
+def test_llamaindex_document_hash_settles_unchanged_files(tmp_path, embedder):
+    """The hash LlamaIndex stored for each file decides the unchanged ones without their
+    chunks' text; a changed file's chunks still get the text check."""
+    from monitor.freshness.audit import audit
+    from monitor.provenance import MetadataMapping
+    from monitor.sources.directory import DirectoryCatalog
+    from monitor.stores.chroma import ChromaStore
+
+    docs = tmp_path / "docs"
+    _corpus(docs)
+    config = make_config(tmp_path, tmp_path / "chroma", "lidocs", docs)
+    llamaindex_index(config.store, docs, embedder)
+    (docs / "typo.md").write_text(_doc("Typo", TYPO.replace("recieve", "receive")))
+
+    found = audit(
+        DirectoryCatalog.from_config(config.sources),
+        ChromaStore.from_config(config.store),
+        MetadataMapping(config.mapping),
+        config.freshness.model_copy(update={"embedding_sample": 0, "duplicates_sample": 0}),
+        root=config.sources.root,
+    )
+    rules = {doc: dict(state.rules) for doc, state in found.documents.items()}
+    assert set(rules["link.md"]) == {"document-hash"}
+    assert set(rules["typo.md"]) == {"exact", "edited"}

@@ -250,3 +250,12 @@ def coverage(spans: list[tuple[int, int]], length: int) -> float:
             covered += stop - start
             end = stop
     return min(1.0, covered / length)
+
+
+def largest_gap(spans: list[tuple[int, int]], length: int) -> int:
+    """The longest stretch of ``length`` characters that no span covers."""
+    gap, end = 0, 0
+    for start, stop in sorted(spans):
+        gap = max(gap, start - end)
+        end = max(end, stop)
+    return max(gap, length - end)

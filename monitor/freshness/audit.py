@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.conflicts import Conflict, find_conflicts
+from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
 from monitor.freshness.matching import SourceResolver
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_moves
@@ -165,7 +166,8 @@ def audit(
             )
 
     checker = TextChecks(catalog, store, settings, memo_get, result.memos, now)
-    result.text_mode = checker.run(result.documents, pending, docs)
+    by_text = _by_document_hash(result.documents, pending, docs, catalog, checker, scan, resolver)
+    result.text_mode = checker.run(result.documents, by_text, docs)
     find_moves(result.documents, pending, docs, checker)
     for state in result.documents.values():
         state.settle(settings.min_coverage)
@@ -216,6 +218,8 @@ class _Scan:
         self.resolver: SourceResolver | None = None
         self.early: list[_Seen] = []
         self.pending: dict[str, list[ChunkInfo]] = defaultdict(list)
+        self.llamaindex: dict[str, dict[str, dict[str, Any]]] = {}
+        """Per recorded source: the document hashes (and metadata) LlamaIndex stored."""
         # Chunks of one document repeat its hash and timestamp: keep one object of each.
         self.shared: dict[Any, Any] = {}
         self.vector_sample = _Sample(settings.embedding_sample, "vectors")
@@ -248,10 +252,17 @@ class _Scan:
             if prov.source is None:
                 result.untraceable.append(chunk.id)
                 continue
+            if prov.source not in self.llamaindex and NODE_CONTENT in (chunk.metadata or {}):
+                # One parse per file: its chunks share the document's hash.
+                found = recorded_document(chunk.metadata)
+                self.llamaindex[prov.source] = dict([found]) if found else {}
             has_text = bool(chunk.text)
-            # Hashed only where no stored source hash can decide the verdict.
+            # Hashed only where no stored source hash can decide the verdict; a stored chunk
+            # hash keys the text check of a chunk whose source hash no longer matches.
             text_sha = (
-                sha256_text(chunk.text or "") if has_text and prov.source_sha256 is None else None
+                sha256_text(chunk.text or "")
+                if has_text and prov.source_sha256 is None
+                else prov.chunk_sha256
             )
             seen = _Seen(
                 id=chunk.id,
@@ -295,15 +306,58 @@ class _Scan:
 
     def _judge_by_hash(self, state: DocumentState, doc: SourceDocument, seen: _Seen) -> None:
         state.modified_at = doc.modified_at
-        state.hashed += 1
         if seen.source_sha256 == doc.sha256:
+            state.hashed += 1
             state.add(ChunkClass.FRESH, seen.id, "source-hash")
             if seen.chunk_index is not None:
                 state.fresh_indexes += 1
                 state.max_index = max(state.max_index, seen.chunk_index)
+        elif seen.has_text:
+            # The hash says the document changed; its text says which chunks did.
+            self.pending[state.id].append(
+                ChunkInfo(
+                    id=seen.id,
+                    source_sha256=seen.source_sha256,
+                    text_sha256=seen.text_sha256 or f"source:{seen.source_sha256}",
+                    embedded_at=seen.embedded_at,
+                    chunk_index=seen.chunk_index,
+                )
+            )
         else:
+            state.hashed += 1
             state.add(ChunkClass.STALE, seen.id, "source-hash")
             state.stale_ages.append(stale_age(doc, seen.embedded_at, self.now))
+
+
+def _by_document_hash(
+    states: dict[str, DocumentState],
+    pending: dict[str, list[ChunkInfo]],
+    docs: Mapping[str, SourceDocument],
+    catalog: SourceCatalog,
+    checker: TextChecks,
+    scan: _Scan,
+    resolver: SourceResolver,
+) -> dict[str, list[ChunkInfo]]:
+    """Settle documents whose LlamaIndex document hash still matches; the rest for text."""
+    recorded: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for source, hashes in scan.llamaindex.items():
+        recorded[resolver.resolve(source)].update(hashes)
+    rest = dict(pending)
+    for doc_id, hashes in recorded.items():
+        infos = [i for i in pending.get(doc_id, ()) if i.text_sha256]
+        if not hashes or not infos or doc_id not in docs:
+            continue
+        doc = docs[doc_id]
+        key = checker.key("llamaindex", doc.sha256, *sorted(hashes))
+        same = checker.remembered([key]).get(key)
+        if same is None:
+            same = unchanged(catalog.read_text(doc, markup=True), hashes)
+        checker.remember(key, same)
+        if same:
+            for info in infos:
+                states[doc_id].add(ChunkClass.FRESH, info.id, "document-hash")
+            rest[doc_id] = [i for i in pending[doc_id] if not i.text_sha256]
+    return rest
 
 
 def _one(pool: dict[Any, Any], value: _T) -> _T:

@@ -177,7 +177,10 @@ def _reason(state: DocumentState, mismatched: int | None) -> str:
                 rule += f": {diff}" if len(state.edits) == 1 else f", e.g. {diff}"
             return f"{state.count(ChunkClass.STALE)} of {n} chunks stale ({rule})"
         case DocClass.PARTIALLY_INDEXED:
-            return f"its chunks cover {100 * (state.coverage or 0):.0f}% of the current text"
+            covered = f"its chunks cover {100 * (state.coverage or 0):.0f}% of the current text"
+            if state.unembedded:
+                covered += f"; {state.unembedded} characters in one stretch were never embedded"
+            return covered
         case DocClass.ORPHANED:
             return f"source deleted; {n} chunks left behind"
         case DocClass.MOVED:
@@ -295,6 +298,7 @@ def _document_json(state: DocumentState) -> dict[str, Any]:
         "chunk_ids": {cls.value: sorted(ids) for cls, ids in sorted(state.chunks.items())},
         "rules": dict(state.rules),
         "coverage": state.coverage,
+        "unembedded_chars": state.unembedded,
         "modified_at": state.modified_at.isoformat() if state.modified_at else None,
         "embedded_at": state.embedded_at.isoformat() if state.embedded_at else None,
         "moved_to": state.moved_to,

@@ -77,6 +77,9 @@ class DocumentState:
     fresh_indexes: int = 0
     """Fresh hashed chunks that carry a chunk index, and the highest such index."""
     max_index: int = -1
+    unembedded: int = 0
+    """Characters of current text in the longest stretch no chunk covers, where that
+    stretch is long enough to be text that was never embedded (0 otherwise)."""
     edits: dict[str, tuple[float, str]] = field(default_factory=dict)
     """Per chunk stale by ``edited``: the share of its text changed, and the word diff."""
 
@@ -107,7 +110,7 @@ class DocumentState:
             return
         if self.count(ChunkClass.STALE):
             self.status = DocClass.STALE
-        elif self.coverage is not None and self.coverage < min_coverage:
+        elif self.unembedded or (self.coverage is not None and self.coverage < min_coverage):
             self.status = DocClass.PARTIALLY_INDEXED
         elif self.count(ChunkClass.SUSPECT):
             self.status = DocClass.SUSPECT

@@ -22,6 +22,7 @@ from monitor.freshness.alignment import (
     SourceText,
     coverage,
     has_tags,
+    largest_gap,
     match_words,
 )
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
@@ -31,6 +32,11 @@ from monitor.text import normalise
 
 VERSION = 4
 """Part of every remembered verdict's key: bump it when the way verdicts are made changes."""
+
+MIN_UNEMBEDDED = 200
+"""Characters (whitespace aside) in one stretch no current chunk covers that make a
+document partially indexed whatever its coverage share: text appended or inserted since
+the chunks were cut (splitters drop separators and headings, never a paragraph)."""
 
 MemoGet = Callable[[Iterable[str]], Mapping[str, Any]]
 
@@ -136,7 +142,12 @@ class TextChecks:
                 if present and where.span is not None:
                     spans.append(where.span)
             # Only text the chunks cover as it stands today counts as covered.
-            state.coverage = round(coverage(spans, found[doc_id]["length"]), 4)
+            length = found[doc_id]["length"]
+            state.coverage = round(coverage(spans, length), 4)
+            if len(spans) == len(infos):
+                # Every chunk is current, yet this much text is in none of them.
+                gap = largest_gap(spans, length)
+                state.unembedded = gap if gap >= MIN_UNEMBEDDED else 0
         return mode
 
     def _check(self, doc: SourceDocument, infos: list[ChunkInfo]) -> dict[str, Any]:
