@@ -23,7 +23,16 @@ CLASSES = [
     "partially_indexed",
     "missing",
 ]
-QUEUE_COLUMNS = ["document", "action", "chunks", "age_days", "retrievals", "target", "reason"]
+QUEUE_COLUMNS = [
+    "document",
+    "action",
+    "chunks",
+    "age_days",
+    "changed_share",
+    "retrievals",
+    "target",
+    "reason",
+]
 DAY = 86400.0
 
 
@@ -37,10 +46,15 @@ class FreshnessSection:
         run, latest = found if found else (None, None)
         figures = self._figures(data, latest)
         queue = list(latest.get("fix_queue", [])) if latest else []
+        # The embedding check is the daily `embeddings` job's; its panel sits here.
+        checked = data.details.get("embeddings")
+        embeddings = (checked[1] or {}).get("embedding") if checked else None
         html = render(
             "freshness.html.j2",
             run=run,
             latest=latest,
+            emb=embeddings or {},
+            edits=_edits(latest),
             figures=figures,
             queue=queue,
             classes=CLASSES,
@@ -49,7 +63,7 @@ class FreshnessSection:
             html=html,
             figures=figures,
             headlines=self._headlines(data),
-            light=self._light(run, latest),
+            light=self._light(run, latest, embeddings),
             data={
                 "latest": latest,
                 "series": {f.id: f.spec["data"] for f in figures},
@@ -69,10 +83,10 @@ class FreshnessSection:
             ),
         ]
 
-    def _light(self, run: Any, latest: Any) -> Light:
+    def _light(self, run: Any, latest: Any, embeddings: Any) -> Light:
         if latest is None:
             return Light.GREY
-        if latest.get("embedding", {}).get("model_mismatch"):
+        if (embeddings or {}).get("model_mismatch"):
             return Light.RED
         return Light.AMBER if getattr(run, "status", "") == "findings" else Light.GREEN
 
@@ -132,6 +146,16 @@ def _scaled(points: Sequence[Point], factor: float) -> list[Point]:
         )
         for p in points
     ]
+
+
+def _edits(latest: Any) -> list[dict[str, Any]]:
+    """Every chunk stale by ``edited`` in the latest run, the largest change first."""
+    rows = [
+        {"document": doc, "chunk": chunk, **edit}
+        for doc, state in ((latest or {}).get("by_document") or {}).items()
+        for chunk, edit in (state.get("edits") or {}).items()
+    ]
+    return sorted(rows, key=lambda r: (-r["changed_share"], r["document"], r["chunk"]))
 
 
 def _csv(queue: list[dict[str, Any]]) -> bytes:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 JOB = "alerts"
 
 
-@registry.register(JOB, schedule="*/5 * * * *", after=("freshness",))
+@registry.register(JOB, schedule="*/5 * * * *", after=("freshness", "embeddings"))
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Re-evaluate alert rules and the dead man's switch; retry pending deliveries."""
     report = evaluate_alerts(config, history)

@@ -1,4 +1,8 @@
-"""The `freshness` job: audit every chunk of the collection against its source document."""
+"""The `freshness` job: audit every chunk of the collection against its source document.
+
+Hourly by default, so it never loads the embedding model (no torch import): the check of
+the stored vectors is the daily `embeddings` job (`jobs.embeddings`).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,6 @@ def run_freshness(
 ) -> RunResult:
     """Audit the configured collection; ``full`` re-hashes every source file."""
     from jobs.ui import progress_bar
-    from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.freshness.audit import audit
     from monitor.freshness.results import to_result
     from monitor.provenance import MetadataMapping
@@ -36,12 +39,7 @@ def run_freshness(
     from monitor.stores.chroma import ChromaStore, describe
 
     settings = config.freshness
-    embedder = (
-        SentenceTransformerEmbedder.from_config(config.embedding)
-        if settings.embedding_sample > 0
-        else None
-    )
-    with _store_view(config.store) as store_config, progress_bar(quiet) as bar:
+    with store_view(config.store) as store_config, progress_bar(quiet) as bar:
         store = ChromaStore.from_config(store_config)
         task = bar.add_task("auditing chunks", total=store.count())
         found = audit(
@@ -51,7 +49,6 @@ def run_freshness(
             settings,
             root=config.sources.root,
             rewrites=config.mapping.path_rewrites,
-            embedder=embedder,
             known=None if full else history.source_stamps(),
             memo_get=history.memo_get,
             rotation=history.count_runs(),
@@ -62,7 +59,7 @@ def run_freshness(
 
 
 @contextlib.contextmanager
-def _store_view(config: StoreConfig) -> Iterator[StoreConfig]:
+def store_view(config: StoreConfig) -> Iterator[StoreConfig]:
     """The store to open: itself, or with ``store.snapshot`` a throw-away copy of it.
 
     chromadb's PersistentClient rewrites chroma.sqlite3 on open even to read, so a user who

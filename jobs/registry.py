@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 JobFunction = Callable[..., "RunResult"]
 """``run(config, history, *, full=False) -> RunResult``; ``full`` drops incremental state."""
 
-JOB_MODULES: tuple[str, ...] = ("jobs.freshness", "jobs.report", "jobs.alerts")
+JOB_MODULES: tuple[str, ...] = (
+    "jobs.freshness",
+    "jobs.embeddings",
+    "jobs.report",
+    "jobs.alerts",
+)
 """Modules that register jobs, imported on first use of the registry."""
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@register("report", schedule="30 6 * * *", after=("freshness",))
+@register("report", schedule="30 6 * * *", after=("freshness", "embeddings"))
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Write the HTML drift report from the stored history."""
     files = build_report(config, history)

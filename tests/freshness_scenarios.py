@@ -61,14 +61,14 @@ def audit_now(config: Config, *, full: bool = False) -> RunResult:
         history.engine.dispose()
 
 
-def audit_and_store(config: Config) -> RunResult:
+def audit_and_store(config: Config, job: str = "freshness") -> RunResult:
     """Run the job as `ragmon run` does, so the next run sees this one's stamps and memos."""
     from jobs import registry
     from jobs.runner import execute
 
     history = HistoryStore.open(config.history_url)
     try:
-        outcome = execute(registry.get("freshness"), config, history)
+        outcome = execute(registry.get(job), config, history)
         assert outcome.error is None, outcome.error
         assert outcome.result is not None
         return outcome.result

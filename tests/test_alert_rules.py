@@ -84,7 +84,6 @@ def test_default_rules_fire_on_freshness_figures(tmp_path, history):
             Metric(name="stale_share", value=0.22, labels={"collection": "docs"}),
             Metric(name="chunks", value=5, labels={"collection": "docs", "class": "orphaned"}),
             Metric(name="chunks", value=40, labels={"collection": "docs", "class": "fresh"}),
-            Metric(name="model_mismatch", value=0, labels={"collection": "docs"}),
             Metric(
                 name="staleness_age_seconds",
                 value=9 * 86400,
@@ -96,6 +95,13 @@ def test_default_rules_fire_on_freshness_figures(tmp_path, history):
                 labels={"collection": "docs", "stat": "max"},
             ),
         ],
+    )
+
+    # The model check is the daily embeddings job's.
+    store_run(
+        history,
+        [Metric(name="model_mismatch", value=0, labels={"collection": "docs"})],
+        job="embeddings",
     )
 
     evaluations = _evaluate(config, history)

@@ -117,8 +117,6 @@ def test_each_planted_class_is_found_with_exact_ids(ragmon_world):
         "moved": 2,
         "missing": 1,
     }
-    assert details["embedding"]["mismatched"] == []
-    assert details["embedding"]["model_mismatch"] is False
     assert result.status is RunStatus.FINDINGS
     crossed = {c["name"] for c in details["thresholds"] if c["crossed"]}
     # one edited chunk among all of them is under the 5% stale share
@@ -284,13 +282,14 @@ def test_random_vectors_of_the_right_dimension_are_a_model_mismatch(tmp_path, em
     vectors = np.random.default_rng(1).normal(size=(len(got["ids"]), 384))
     collection.update(ids=got["ids"], embeddings=[list(map(float, v)) for v in vectors])
 
-    result = audit_and_store(config)
+    result = audit_and_store(config, "embeddings")
 
     embedding = result.details["embedding"]
     assert embedding["model_mismatch"] is True
     assert sorted(m["chunk_id"] for m in embedding["mismatched"]) == sorted(got["ids"])
     assert any(f.kind == "model_mismatch" for f in result.findings)
-    assert "model_mismatch" in {c["name"] for c in result.details["thresholds"] if c["crossed"]}
+    assert result.status is RunStatus.FINDINGS
+    assert {m.name: m.value for m in result.metrics}["model_mismatch"] == 1
 
 
 def test_a_different_dimension_is_a_model_mismatch(tmp_path, embedder):
@@ -306,7 +305,7 @@ def test_a_different_dimension_is_a_model_mismatch(tmp_path, embedder):
         metadatas=[{"source": "a.md"}],
         embeddings=[[0.01] * 768],
     )
-    embedding = audit_and_store(config).details["embedding"]
+    embedding = audit_and_store(config, "embeddings").details["embedding"]
     assert (embedding["stored_dimension"], embedding["model_dimension"]) == (768, 384)
     assert embedding["model_mismatch"] is True
 
@@ -321,7 +320,7 @@ def test_swapped_vectors_are_caught_per_chunk(tmp_path, embedder):
     b_vector = collection.get(ids=["b.md#0"], include=["embeddings"])["embeddings"][0]
     collection.update(ids=["a.md#1"], embeddings=[list(map(float, b_vector))])
 
-    result = audit_and_store(config)
+    result = audit_and_store(config, "embeddings")
 
     embedding = result.details["embedding"]
     assert [m["chunk_id"] for m in embedding["mismatched"]] == ["a.md#1"]
@@ -334,13 +333,13 @@ def test_mixed_models_are_reported_with_counts(tmp_path, embedder):
     docs = tmp_path / "docs"
     write(docs, "a.md", long_doc("A"))
     config = make_config(
-        tmp_path, tmp_path / "chroma", "mixed", docs, freshness={"embedding_sample": 0}
+        tmp_path, tmp_path / "chroma", "mixed", docs, freshness={"embedding_sample": 5}
     )
     ragmon_index(config, embedder)
     collection = open_client(config.store).get_collection("mixed", embedding_function=None)
     meta = collection.get(ids=["a.md#0"])["metadatas"][0]
     collection.update(ids=["a.md#0"], metadatas=[{**meta, "ragmon_embedding_model": "bge-small"}])
-    result = audit_and_store(config)
+    result = audit_and_store(config, "embeddings")
     models = result.details["embedding"]["models_in_metadata"]
     assert models["bge-small"] == 1
     assert (

@@ -139,7 +139,7 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
     },
     "model-mismatch": {
         "metric": "model_mismatch",
-        "job": "freshness",
+        "job": "embeddings",
         "op": ">=",
         "threshold": 1,
         "severity": "critical",

@@ -16,8 +16,6 @@ unchanged sources reads no source file.
 
 from __future__ import annotations
 
-import hashlib
-import heapq
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -29,12 +27,12 @@ from typing import Any, NamedTuple, TypeVar
 
 from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.conflicts import Conflict, find_conflicts
+from monitor.freshness.embeddings import Sample, id_hash
 from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
 from monitor.freshness.matching import SourceResolver
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_moves
-from monitor.freshness.vectors import VectorCheck, check_vectors
-from monitor.ports import Embedder, SourceCatalog, VectorStore
+from monitor.ports import SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Chunk, SourceDocument, SourceProblem, SourceStamp
 from monitor.text import sha256_text
@@ -58,12 +56,9 @@ class FreshnessAudit:
     untraceable: list[str] = field(default_factory=list)
     models: Counter[str] = field(default_factory=Counter)
     """Chunks per recorded embedding model."""
-    vector_owners: dict[str, str] = field(default_factory=dict)
-    """Source of each chunk the embedding check sampled."""
     newest_embedding: datetime | None = None
     """The latest ``embedded_at`` of any chunk: when the ingest pipeline last wrote."""
     newest_source_change: datetime | None = None
-    vectors: VectorCheck | None = None
     conflicts: list[Conflict] = field(default_factory=list)
     source_reads: int = 0
     source_problems: list[SourceProblem] = field(default_factory=list)
@@ -71,38 +66,6 @@ class FreshnessAudit:
     memos: dict[str, Any] = field(default_factory=dict)
     text_mode: TextMode = field(default_factory=TextMode)
     """How the chunks' text compares with the sources: verbatim, or rewritten by the loader."""
-
-
-class _Sample:
-    """The ``size`` ids with the smallest salted hash: a deterministic streaming sample."""
-
-    def __init__(self, size: int, salt: str):
-        self._size = size
-        self._salt = int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "big")
-        self._heap: list[tuple[int, str, str]] = []
-
-    def offer(self, chunk_id: str, digest: int, source: str) -> None:
-        """Consider ``chunk_id`` of ``source``, whose unsalted hash is ``digest`` (`id_hash`)."""
-        if self._size <= 0:
-            return
-        item = (-(digest ^ self._salt), chunk_id, source)
-        if len(self._heap) < self._size:
-            heapq.heappush(self._heap, item)
-        elif item > self._heap[0]:
-            heapq.heapreplace(self._heap, item)
-
-    @property
-    def ids(self) -> list[str]:
-        return sorted(chunk_id for _, chunk_id, _ in self._heap)
-
-    @property
-    def owners(self) -> dict[str, str]:
-        """The source of each sampled chunk."""
-        return {chunk_id: source for _, chunk_id, source in self._heap}
-
-
-def id_hash(chunk_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(chunk_id.encode(), digest_size=8).digest(), "big")
 
 
 def audit(
@@ -113,14 +76,14 @@ def audit(
     *,
     root: Path,
     rewrites: Sequence[PathRewrite] = (),
-    embedder: Embedder | None = None,
     known: Mapping[str, SourceStamp] | None = None,
     memo_get: MemoGet = lambda keys: {},
     rotation: int = 0,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FreshnessAudit:
-    """Audit ``store`` against ``catalog``. Reads both; writes to neither."""
+    """Audit ``store`` against ``catalog``. Reads both; writes to neither; needs no model
+    (the embedding check is `monitor.freshness.embeddings`, a job of its own)."""
     now = now or datetime.now(UTC)
     result = FreshnessAudit(collection=store.name, location=store.location, audited_at=now)
     reads_before = catalog.reads
@@ -172,11 +135,6 @@ def audit(
     for state in result.documents.values():
         state.settle(settings.min_coverage)
 
-    if embedder is not None and scan.vector_sample.ids:
-        result.vectors = check_vectors(
-            store, scan.vector_sample.ids, embedder, min_cosine=settings.embedding_min_cosine
-        )
-        result.vector_owners = scan.vector_sample.owners
     if scan.conflict_sample.ids:
         result.conflicts = _conflicts(store, scan.conflict_sample.ids, mapping, resolver, settings)
     result.source_reads = catalog.reads - reads_before
@@ -222,8 +180,7 @@ class _Scan:
         """Per recorded source: the document hashes (and metadata) LlamaIndex stored."""
         # Chunks of one document repeat its hash and timestamp: keep one object of each.
         self.shared: dict[Any, Any] = {}
-        self.vector_sample = _Sample(settings.embedding_sample, "vectors")
-        self.conflict_sample = _Sample(settings.duplicates_sample, f"conflicts-{rotation}")
+        self.conflict_sample = Sample(settings.duplicates_sample, f"conflicts-{rotation}")
 
     def start(
         self,
@@ -301,7 +258,6 @@ class _Scan:
             )
         if seen.has_text:
             digest = id_hash(chunk_id)
-            self.vector_sample.offer(chunk_id, digest, source)
             self.conflict_sample.offer(chunk_id, digest, source)
 
     def _judge_by_hash(self, state: DocumentState, doc: SourceDocument, seen: _Seen) -> None:

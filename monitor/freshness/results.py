@@ -98,7 +98,7 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         "newest_source_change": _iso(audit.newest_source_change),
         "thresholds": checks,
         "text_check": _text_check_json(audit),
-        "embedding": _embedding_details(audit),
+        "models_in_metadata": dict(audit.models),
         "conflicts": [_conflict_json(c) for c in audit.conflicts],
         "untraceable": audit.untraceable,
         "source_reads": audit.source_reads,
@@ -123,13 +123,10 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
     """Per document, the action that brings the store back in line, oldest first."""
     items: list[FixItem] = []
     now = audit.audited_at
-    mismatched = _mismatched_documents(audit)
     for state in audit.documents.values():
         action = _ACTIONS.get(state.status)
         if state.status is DocClass.MOVED and state.moved_from is not None:
             continue  # the move is listed once, under the old path
-        if action is None and state.id in mismatched:
-            action = "re-embed"
         if action is None:
             continue
         since = state.modified_at if state.status is DocClass.MISSING else None
@@ -142,7 +139,7 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
             FixItem(
                 document=state.id,
                 action=action,
-                reason=_reason(state, mismatched.get(state.id)),
+                reason=_reason(state),
                 chunks=state.total,
                 age_days=round(age / 86400, 2) if age is not None else None,
                 target=state.moved_to,
@@ -165,7 +162,7 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
     return items
 
 
-def _reason(state: DocumentState, mismatched: int | None) -> str:
+def _reason(state: DocumentState) -> str:
     n = state.total
     match state.status:
         case DocClass.STALE:
@@ -191,22 +188,11 @@ def _reason(state: DocumentState, mismatched: int | None) -> str:
             return f"source modified after {state.count(ChunkClass.SUSPECT)} chunks were embedded"
         case DocClass.UNVERIFIED:
             return "no hash, text or timestamp to check against"
-    return f"{mismatched} vectors do not match their text under the configured model"
+    return state.status.value
 
 
 def _moved_targets(audit: FreshnessAudit) -> int:
     return sum(1 for s in audit.documents.values() if s.moved_from is not None)
-
-
-def _mismatched_documents(audit: FreshnessAudit) -> dict[str, int]:
-    if audit.vectors is None:
-        return {}
-    counts: dict[str, int] = {}
-    for m in audit.vectors.mismatches:
-        doc = audit.vector_owners.get(m.chunk_id)
-        if doc is not None:
-            counts[doc] = counts.get(doc, 0) + 1
-    return counts
 
 
 def _iso(moment: Any) -> str | None:
@@ -237,30 +223,11 @@ def _thresholds(
     ]
     if settings.max_missing is not None:
         checks.append(_check("max_missing", docs["missing"], settings.max_missing))
-    if settings.fail_on_model_mismatch and audit.vectors is not None:
-        checks.append(_check("model_mismatch", int(audit.vectors.model_mismatch), 0))
     return checks
 
 
 def _check(name: str, value: float, limit: float) -> dict[str, Any]:
     return {"name": name, "value": round(value, 6), "limit": limit, "crossed": value > limit}
-
-
-def _embedding_details(audit: FreshnessAudit) -> dict[str, Any]:
-    out: dict[str, Any] = {"models_in_metadata": dict(audit.models)}
-    vectors = audit.vectors
-    if vectors is not None:
-        out |= {
-            "model": vectors.model,
-            "sampled": vectors.sampled,
-            "stored_dimension": vectors.stored_dimension,
-            "model_dimension": vectors.model_dimension,
-            "min_cosine": vectors.min_cosine,
-            "mismatched": [asdict(m) for m in vectors.mismatches],
-            "mismatch_share": round(vectors.mismatch_share, 4),
-            "model_mismatch": vectors.model_mismatch,
-        }
-    return out
 
 
 def _conflict_json(conflict: Any) -> dict[str, Any]:
@@ -327,7 +294,6 @@ def _metrics(
         Metric(name="coverage", value=shares["coverage"], labels=labels),
         Metric(name="conflicting_duplicates", value=len(audit.conflicts), labels=labels),
         Metric(name="source_reads", value=audit.source_reads, labels=labels),
-        Metric(name="mixed_models", value=max(0, len(audit.models) - 1), labels=labels),
     ]
     now = audit.audited_at
     for name, moment in (
@@ -341,19 +307,11 @@ def _metrics(
         for k, v in age.items()
         if v is not None
     ]
-    if audit.vectors is not None:
-        out += [
-            Metric(
-                name="embedding_mismatch_share", value=audit.vectors.mismatch_share, labels=labels
-            ),
-            Metric(name="model_mismatch", value=int(audit.vectors.model_mismatch), labels=labels),
-        ]
     return out
 
 
 def _findings(audit: FreshnessAudit) -> list[Finding]:
     findings: list[Finding] = []
-    mismatched = _mismatched_documents(audit)
     for state in audit.documents.values():
         if state.status is DocClass.FRESH or (
             state.status is DocClass.MOVED and state.moved_from is not None
@@ -364,7 +322,7 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
             Finding(
                 kind=state.status.value,
                 severity=_SEVERITY[state.status],
-                message=_reason(state, None),
+                message=_reason(state),
                 source_id=state.id,
                 chunk_ids=tuple(affected),
                 evidence={
@@ -392,51 +350,6 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                 severity=Severity.INFO,
                 message=f"{len(audit.untraceable)} chunks name no source in their metadata",
                 chunk_ids=tuple(audit.untraceable),
-            )
-        )
-    vectors = audit.vectors
-    if vectors is not None and vectors.model_mismatch:
-        why = (
-            f"stored vectors have {vectors.stored_dimension} dimensions, "
-            f"{vectors.model} gives {vectors.model_dimension}"
-            if vectors.dimension_mismatch
-            else f"{100 * vectors.mismatch_share:.0f}% of {vectors.sampled} sampled vectors do "
-            f"not match their text under {vectors.model}"
-        )
-        findings.append(
-            Finding(
-                kind="model_mismatch",
-                severity=Severity.CRITICAL,
-                message=f"the collection was not embedded with the configured model: {why}",
-                evidence={
-                    "stored_dimension": vectors.stored_dimension,
-                    "model_dimension": vectors.model_dimension,
-                    "mismatch_share": vectors.mismatch_share,
-                },
-            )
-        )
-    elif vectors is not None:
-        cosines = {m.chunk_id: m.cosine for m in vectors.mismatches}
-        for doc, n in sorted(mismatched.items()):
-            ids = sorted(i for i in cosines if audit.vector_owners.get(i) == doc)
-            findings.append(
-                Finding(
-                    kind="embedding_mismatch",
-                    severity=Severity.WARNING,
-                    message=_reason(DocumentState(id=doc, status=DocClass.FRESH), n),
-                    source_id=doc,
-                    chunk_ids=tuple(ids),
-                    evidence={"cosine": {i: cosines[i] for i in ids}},
-                )
-            )
-    if len(audit.models) > 1:
-        findings.append(
-            Finding(
-                kind="mixed_models",
-                severity=Severity.WARNING,
-                message="chunks record different embedding models: "
-                + ", ".join(f"{m} ({n})" for m, n in audit.models.most_common()),
-                evidence={"models": dict(audit.models)},
             )
         )
     for conflict in audit.conflicts:

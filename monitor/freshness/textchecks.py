@@ -33,6 +33,8 @@ from monitor.text import normalise
 VERSION = 4
 """Part of every remembered verdict's key: bump it when the way verdicts are made changes."""
 
+_FETCH = 2000
+"""Chunks whose text one store request fetches."""
 MIN_UNEMBEDDED = 200
 """Characters (whitespace aside) in one stretch no current chunk covers that make a
 document partially indexed whatever its coverage share: text appended or inserted since
@@ -75,8 +77,8 @@ class TextChecks:
     def chunk_texts_raw(self, ids: Sequence[str]) -> dict[str, str]:
         """The stored text of the chunks ``ids``, as stored."""
         out: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            out.update((c.id, c.text or "") for c in self._store.get(ids[start : start + 500]))
+        for start in range(0, len(ids), _FETCH):
+            out.update((c.id, c.text or "") for c in self._store.get(ids[start : start + _FETCH]))
         return out
 
     def key(self, *parts: object) -> str:
@@ -114,9 +116,22 @@ class TextChecks:
             for doc_id, infos in pending.items()
         }
         stored = self.remembered(keys.values())
-        found: dict[str, dict[str, Any]] = {}
-        for doc_id, infos in pending.items():
-            found[doc_id] = stored.get(keys[doc_id]) or self._check(docs[doc_id], infos)
+        found = {k: stored[keys[k]] for k in pending if keys[k] in stored}
+        misses = [k for k in pending if k not in found]
+        # The chunks' text is fetched for many documents at once: one store round trip
+        # per ~2,000 chunks, not one per document.
+        start = 0
+        while start < len(misses):
+            batch: list[str] = []
+            size = 0
+            while start < len(misses) and (not batch or size < _FETCH):
+                batch.append(misses[start])
+                size += len(pending[misses[start]])
+                start += 1
+            texts = self.chunk_texts_raw([i.id for k in batch for i in pending[k]])
+            for doc_id in batch:
+                found[doc_id] = self._check(docs[doc_id], pending[doc_id], texts)
+        for doc_id in pending:
             self.remember(keys[doc_id], found[doc_id])
         located = {
             doc_id: {cid: Located.from_json(v) for cid, v in verdict["chunks"].items()}
@@ -150,9 +165,10 @@ class TextChecks:
                 state.unembedded = gap if gap >= MIN_UNEMBEDDED else 0
         return mode
 
-    def _check(self, doc: SourceDocument, infos: list[ChunkInfo]) -> dict[str, Any]:
+    def _check(
+        self, doc: SourceDocument, infos: list[ChunkInfo], texts: Mapping[str, str]
+    ) -> dict[str, Any]:
         """Locate each chunk in the source; chunks with tags in the rendering that keeps them."""
-        texts = self.chunk_texts_raw([i.id for i in infos])
         threshold = self._settings.fuzzy_threshold
         tagged = {i.id for i in infos if has_tags(texts.get(i.id, ""))}
         html = doc.path.suffix.lower() in (".html", ".htm")
