@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
@@ -11,6 +12,7 @@ from string import Template
 from typing import Any
 
 from monitor.config import Config, StoreConfig
+from monitor.freshness.rewrites import RewriteChoice
 from monitor.history import HistoryStore
 from monitor.provenance import MappingProposal, propose_mapping
 
@@ -25,8 +27,9 @@ def render_config(
     collection: str,
     sources_root: str,
     preset: str,
+    path_rewrite: str | None = None,
 ) -> str:
-    """The starter config, with the given values filled in."""
+    """The starter config, with the given values filled in (and a ``path_rewrites`` line)."""
     template = resources.files("jobs").joinpath("ragmon.example.toml").read_text("utf-8")
     if host:
         location = f'# path = "chroma"\nhost = {json.dumps(host)}\nport = {port}'
@@ -34,12 +37,16 @@ def render_config(
         location = (
             f'path = {json.dumps(store_path or "chroma")}\n# host = "localhost"\n# port = 8000'
         )
-    return Template(template).substitute(
+    text = Template(template).substitute(
         store_location=location,
         collection=collection,
         sources_root=sources_root,
         preset=preset,
     )
+    if path_rewrite:
+        example = '# path_rewrites = [{ from = "/srv/app/docs/", to = "" }]'
+        text = text.replace(example, f"{path_rewrite}  # proposed by ragmon init --inspect", 1)
+    return text
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class InspectReport:
     proposal: MappingProposal
     collection: str
     count: int
+    rewrite: RewriteChoice | None = None
+    """A path rewrite that resolves more sampled chunks than the recorded paths do."""
+    sources_root: str = ""
 
     @property
     def preset(self) -> str | None:
@@ -67,13 +77,29 @@ class InspectReport:
                 "No known convention found: set [mapping] source_key to the metadata key "
                 "that holds each chunk's source path or id."
             )
+        choice = self.rewrite
+        if choice is not None:
+            lines.append(
+                f"Source paths: as recorded, {choice.as_is} of {choice.total} sampled chunks "
+                f"name a file under {self.sources_root}; rewriting the prefix {choice.from_!r} "
+                f"to {choice.to!r} resolves {choice.resolves} of {choice.total}."
+            )
+            lines.append(f"Proposed: {choice.toml}")
         return "\n".join(lines)
 
 
 def sample_mapping(
-    store_path: str | None, host: str | None, port: int, collection: str
+    store_path: str | None,
+    host: str | None,
+    port: int,
+    collection: str,
+    sources_root: Path | None = None,
 ) -> InspectReport:
-    """Sample up to 200 chunks of a collection and propose a metadata mapping."""
+    """Sample up to 200 chunks of a collection and propose a metadata mapping, and, given
+    the sources directory, a path rewrite when the recorded paths resolve only with one."""
+    from monitor.config import MappingConfig
+    from monitor.freshness.rewrites import best_rewrite
+    from monitor.provenance import MetadataMapping
     from monitor.stores.chroma import ChromaStore
 
     config = StoreConfig(
@@ -84,8 +110,22 @@ def sample_mapping(
         page_size=SAMPLE_SIZE,
     )
     store = ChromaStore.from_config(config)
-    chunks = islice((c for page in store.pages(include_text=False) for c in page), SAMPLE_SIZE)
-    return InspectReport(propose_mapping(chunks), collection, store.count())
+    chunks = list(
+        islice((c for page in store.pages(include_text=False) for c in page), SAMPLE_SIZE)
+    )
+    proposal = propose_mapping(chunks)
+    report = InspectReport(proposal, collection, store.count())
+    if sources_root is None or not sources_root.is_dir():
+        return report
+    mapping = MetadataMapping(MappingConfig(preset=proposal.preset or "auto"))
+    recorded = Counter(s for c in chunks if (s := mapping.provenance(c).source) is not None)
+    ids = {p.relative_to(sources_root).as_posix() for p in sources_root.rglob("*") if p.is_file()}
+    choice = best_rewrite(recorded, ids, sources_root)
+    if choice is None or choice.resolves <= choice.as_is:
+        return report
+    return InspectReport(
+        proposal, collection, report.count, rewrite=choice, sources_root=str(sources_root)
+    )
 
 
 def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: bool) -> bool:

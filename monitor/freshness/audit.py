@@ -30,6 +30,7 @@ from monitor.freshness.conflicts import Conflict, find_conflicts
 from monitor.freshness.embeddings import Sample, id_hash
 from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
 from monitor.freshness.matching import SourceResolver
+from monitor.freshness.rewrites import refuse_mass_orphaning
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_moves
 from monitor.ports import SourceCatalog, VectorStore
@@ -102,6 +103,9 @@ def audit(
             scan.start(hashing.result(), root, rewrites)
     docs, resolver = scan.docs, scan.resolver
     assert docs is not None and resolver is not None
+    if not rewrites:
+        # Not a mass orphaning but a store indexed with other paths: say which rewrite.
+        refuse_mass_orphaning(scan.recorded, docs.keys(), root)
     result.source_problems = list(catalog.problems)
     result.catalog_documents = len(docs)
     result.newest_source_change = max((d.modified_at for d in docs.values()), default=None)
@@ -176,6 +180,8 @@ class _Scan:
         self.resolver: SourceResolver | None = None
         self.early: list[_Seen] = []
         self.pending: dict[str, list[ChunkInfo]] = defaultdict(list)
+        self.recorded: Counter[str] = Counter()
+        """Chunks per recorded source value."""
         self.llamaindex: dict[str, dict[str, dict[str, Any]]] = {}
         """Per recorded source: the document hashes (and metadata) LlamaIndex stored."""
         # Chunks of one document repeat its hash and timestamp: keep one object of each.
@@ -209,6 +215,7 @@ class _Scan:
             if prov.source is None:
                 result.untraceable.append(chunk.id)
                 continue
+            self.recorded[prov.source] += 1
             if prov.source not in self.llamaindex and NODE_CONTENT in (chunk.metadata or {}):
                 # One parse per file: its chunks share the document's hash.
                 found = recorded_document(chunk.metadata)
