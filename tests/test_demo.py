@@ -38,9 +38,12 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
     assert len(vacation["chunk_ids"]["stale"]) == 1
     assert [e["diff"] for e in vacation["edits"].values()] == ["- 20 + 25"]
     assert [e["diff"] for e in by_doc["products/warranty.txt"]["edits"].values()] == ["- 24 + 36"]
+    # One grouped conflict, documents oldest first, the newest value marked.
     (conflict,) = details["conflicts"]
     assert conflict["source_ids"] == ["faq/hr-faq.md", "handbook/vacation-policy.md"]
-    assert conflict["values"] == [["15"], ["20"]]
+    assert conflict["values"] == ["15", "20"]
+    assert conflict["newest"] == {"source_id": "handbook/vacation-policy.md", "value": "20"}
+    assert conflict["template"] == "Full-time employees receive N days of paid vacation per year."
 
     # the staleness alert, on the console and in the JSONL file
     assert "ALERT FIRING [warning] stale-share: stale_share{collection=handbook} = " in (

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from monitor.config import FreshnessConfig, PathRewrite
+from monitor.freshness.conflict_groups import ConflictGroup, group_conflicts
 from monitor.freshness.conflicts import Conflict, find_conflicts
 from monitor.freshness.embeddings import Sample, id_hash
 from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
@@ -61,6 +62,8 @@ class FreshnessAudit:
     """The latest ``embedded_at`` of any chunk: when the ingest pipeline last wrote."""
     newest_source_change: datetime | None = None
     conflicts: list[Conflict] = field(default_factory=list)
+    conflict_groups: list[ConflictGroup] = field(default_factory=list)
+    """The conflicts grouped by sentence template, documents oldest first."""
     source_reads: int = 0
     source_problems: list[SourceProblem] = field(default_factory=list)
     stamps: dict[str, SourceStamp] = field(default_factory=dict)
@@ -141,6 +144,8 @@ def audit(
 
     if scan.conflict_sample.ids:
         result.conflicts = _conflicts(store, scan.conflict_sample.ids, mapping, resolver, settings)
+        modified = {k: d.modified_at for k, d in docs.items()}
+        result.conflict_groups = group_conflicts(result.conflicts, modified)
     result.source_reads = catalog.reads - reads_before
     return result
 

@@ -99,7 +99,7 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         "thresholds": checks,
         "text_check": _text_check_json(audit),
         "models_in_metadata": dict(audit.models),
-        "conflicts": [_conflict_json(c) for c in audit.conflicts],
+        "conflicts": [g.to_json() for g in audit.conflict_groups],
         "untraceable": audit.untraceable,
         "source_reads": audit.source_reads,
         "source_problems": [{"path": p.path, "reason": p.reason} for p in audit.source_problems],
@@ -146,18 +146,22 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
                 changed_share=max((e[0] for e in state.edits.values()), default=None),
             )
         )
-    for conflict in audit.conflicts:
-        items.append(
-            FixItem(
-                document=conflict.source_ids[0],
-                action="review",
-                reason=f"says {', '.join(conflict.values[0])} where {conflict.source_ids[1]} "
-                f"says {', '.join(conflict.values[1])}",
-                chunks=1,
-                age_days=None,
-                target=conflict.source_ids[1],
+    for group in audit.conflict_groups:
+        newest = group.newest
+        for voice in group.voices[:-1]:
+            if voice.value == newest.value:
+                continue
+            items.append(
+                FixItem(
+                    document=voice.source_id,
+                    action="review",
+                    reason=f"says {voice.value} where {newest.source_id} (newest) says "
+                    f"{newest.value}: “{group.template}”",
+                    chunks=1,
+                    age_days=None,
+                    target=newest.source_id,
+                )
             )
-        )
     items.sort(key=lambda i: (-(i.age_days or 0), -(i.retrievals or 0), i.document))
     return items
 
@@ -230,16 +234,6 @@ def _check(name: str, value: float, limit: float) -> dict[str, Any]:
     return {"name": name, "value": round(value, 6), "limit": limit, "crossed": value > limit}
 
 
-def _conflict_json(conflict: Any) -> dict[str, Any]:
-    return {
-        "chunk_ids": list(conflict.chunk_ids),
-        "source_ids": list(conflict.source_ids),
-        "sentences": list(conflict.sentences),
-        "values": [list(v) for v in conflict.values],
-        "similarity": round(conflict.similarity, 4),
-    }
-
-
 def _text_check_json(audit: FreshnessAudit) -> dict[str, Any]:
     mode = audit.text_mode
     return {
@@ -292,7 +286,7 @@ def _metrics(
         Metric(name="stale_share", value=shares["stale"], labels=labels),
         Metric(name="orphan_share", value=shares["orphaned"], labels=labels),
         Metric(name="coverage", value=shares["coverage"], labels=labels),
-        Metric(name="conflicting_duplicates", value=len(audit.conflicts), labels=labels),
+        Metric(name="conflicting_duplicates", value=len(audit.conflict_groups), labels=labels),
         Metric(name="source_reads", value=audit.source_reads, labels=labels),
     ]
     now = audit.audited_at
@@ -352,16 +346,15 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                 chunk_ids=tuple(audit.untraceable),
             )
         )
-    for conflict in audit.conflicts:
+    for group in audit.conflict_groups:
         findings.append(
             Finding(
                 kind="conflicting_duplicate",
                 severity=Severity.WARNING,
-                message=f"{conflict.source_ids[0]} says “{conflict.sentences[0]}” but "
-                f"{conflict.source_ids[1]} says “{conflict.sentences[1]}”",
-                source_id=conflict.source_ids[0],
-                chunk_ids=conflict.chunk_ids,
-                evidence=_conflict_json(conflict),
+                message=group.describe(),
+                source_id=group.voices[0].source_id,
+                chunk_ids=tuple(v.chunk_id for v in group.voices),
+                evidence=group.to_json(),
             )
         )
     return findings
