@@ -421,8 +421,13 @@ def run_phase(args: argparse.Namespace) -> None:
         out = phase_scan(root, args.name)
     else:
         out = phase_audit(root, Path(args.history), args.name)
-    # Linux reports ru_maxrss in KiB.
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would
+    # report the driver's own peak (it generates the corpus) as its floor.
+    with open("/proc/self/status") as status:
+        hwm = next((line.split()[1] for line in status if line.startswith("VmHWM:")), None)
+    out["rss_mb"] = (
+        int(hwm) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     print(json.dumps(out), flush=True)
 
 
