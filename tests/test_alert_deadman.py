@@ -142,7 +142,7 @@ def test_ingestion_stall_needs_a_change_after_the_last_embedding_for_long_enough
 
 def test_the_alerts_job_is_registered_and_runs_from_the_cli(tmp_path):
     spec = registry.get("alerts")
-    assert (spec.schedule, spec.after) == ("*/5 * * * *", ("freshness",))
+    assert (spec.schedule, spec.after) == ("*/5 * * * *", ("freshness", "embeddings"))
     assert spec.description == (
         "Re-evaluate alert rules and the dead man's switch; retry pending deliveries."
     )
