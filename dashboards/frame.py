@@ -18,7 +18,9 @@ from typing import Any
 
 from dashboards.model import AlertView, Light, ReportData, Section, SectionOutput
 from dashboards.registry import sections
+from monitor.errors import OutputError
 
+PLOTLY_JS = "plotly.min.js"
 _LIGHT_ORDER = [Light.GREY, Light.GREEN, Light.AMBER, Light.RED]
 
 
@@ -27,6 +29,8 @@ class ReportFiles:
     index: Path
     data: Path
     size_bytes: int
+    names: tuple[str, ...] = ()
+    """Every file this report wrote into its directory (what `report --serve` serves)."""
 
 
 def environment() -> Any:
@@ -60,11 +64,6 @@ def write_report(data: ReportData, out_dir: Path) -> ReportFiles:
         sections=[(s, out) for s, out in built],
         figures=figures,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _copy_plotly(out_dir)
-    for _, out in built:
-        for name, content in out.files.items():
-            _atomic_write(out_dir / name, content)
     payload = {
         "title": data.title,
         "generated_at": data.generated_at.isoformat(),
@@ -73,13 +72,22 @@ def write_report(data: ReportData, out_dir: Path) -> ReportFiles:
         "sections": {s.key: out.data for s, out in built},
         "figures": figures,
     }
-    _atomic_write(
-        out_dir / "report.json", json.dumps(payload, indent=1, default=str, sort_keys=True).encode()
-    )
+    files = {name: content for _, out in built for name, content in out.files.items()}
+    files["report.json"] = json.dumps(payload, indent=1, default=str, sort_keys=True).encode()
     encoded = page.encode("utf-8")
-    _atomic_write(out_dir / "index.html", encoded)
+    files["index.html"] = encoded  # last: a reader of index.html finds every file it links
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _copy_plotly(out_dir)
+        for name, content in files.items():
+            _atomic_write(out_dir / name, content)
+    except OSError as exc:
+        raise OutputError("the report to", out_dir, exc.strerror or str(exc)) from None
     return ReportFiles(
-        index=out_dir / "index.html", data=out_dir / "report.json", size_bytes=len(encoded)
+        index=out_dir / "index.html",
+        data=out_dir / "report.json",
+        size_bytes=len(encoded),
+        names=(PLOTLY_JS, *files),
     )
 
 
@@ -131,7 +139,7 @@ def _copy_plotly(out_dir: Path) -> None:
     import plotly
 
     source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    target = out_dir / "plotly.min.js"
+    target = out_dir / PLOTLY_JS
     if not target.exists() or target.stat().st_size != source.stat().st_size:
         shutil.copyfile(source, target)
 

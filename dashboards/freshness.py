@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -10,29 +9,18 @@ from typing import Any
 from dashboards.model import Figure, Headline, Light, ReportData, SectionOutput, headline
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
+from monitor.freshness.embeddings import EmbeddingsResult, EmbeddingSummary
+from monitor.freshness.results import (
+    FixItem,
+    FreshnessResult,
+    with_retrievals,
+    write_fix_queue_csv,
+)
+from monitor.freshness.states import ChunkClass, DocClass
 from monitor.history.queries import Point
 
-CLASSES = [
-    "fresh",
-    "stale",
-    "suspect",
-    "orphaned",
-    "moved",
-    "untraceable",
-    "unverified",
-    "partially_indexed",
-    "missing",
-]
-QUEUE_COLUMNS = [
-    "document",
-    "action",
-    "chunks",
-    "age_days",
-    "changed_share",
-    "retrievals",
-    "target",
-    "reason",
-]
+CLASSES = list(dict.fromkeys([*ChunkClass, *DocClass]))
+"""Every chunk and document class, chunk classes first, as the counts table lists them."""
 DAY = 86400.0
 
 
@@ -43,17 +31,20 @@ class FreshnessSection:
 
     def build(self, data: ReportData, render: Any) -> SectionOutput:
         found = data.details.get("freshness")
-        run, latest = found if found else (None, None)
+        run, stored = found if found else (None, None)
+        latest = FreshnessResult.from_json(stored) if stored else None
         figures = self._figures(data, latest)
-        queue = list(latest.get("fix_queue", [])) if latest else []
+        queue = with_retrievals(latest.fix_queue, data.retrievals) if latest else []
         # The embedding check is the daily `embeddings` job's; its panel sits here.
         checked = data.details.get("embeddings")
-        embeddings = (checked[1] or {}).get("embedding") if checked else None
+        embeddings = (
+            EmbeddingsResult.from_json(checked[1]).embedding if checked and checked[1] else None
+        )
         html = render(
             "freshness.html.j2",
             run=run,
             latest=latest,
-            emb=embeddings or {},
+            emb=embeddings,
             edits=_edits(latest),
             figures=figures,
             queue=queue,
@@ -65,7 +56,7 @@ class FreshnessSection:
             headlines=self._headlines(data),
             light=self._light(run, latest, embeddings),
             data={
-                "latest": latest,
+                "latest": stored,
                 "series": {f.id: f.spec["data"] for f in figures},
             },
             files={"fix-queue.csv": _csv(queue)} if latest else {},
@@ -83,26 +74,29 @@ class FreshnessSection:
             ),
         ]
 
-    def _light(self, run: Any, latest: Any, embeddings: Any) -> Light:
+    def _light(
+        self, run: Any, latest: FreshnessResult | None, embeddings: EmbeddingSummary | None
+    ) -> Light:
         if latest is None:
             return Light.GREY
-        if (embeddings or {}).get("model_mismatch"):
+        if embeddings is not None and embeddings.model_mismatch:
             return Light.RED
         return Light.AMBER if getattr(run, "status", "") == "findings" else Light.GREEN
 
-    def _figures(self, data: ReportData, latest: Any) -> list[Figure]:
+    def _figures(self, data: ReportData, latest: FreshnessResult | None) -> list[Figure]:
         figures = []
         classes = {
             "stale chunks": data.series("chunks", **{"class": "stale"}),
             "orphaned chunks": data.series("chunks", **{"class": "orphaned"}),
             "moved chunks": data.series("chunks", **{"class": "moved"}),
+            "unreadable chunks": data.series("chunks", **{"class": "unreadable"}),
             "missing documents": data.series("documents", **{"class": "missing"}),
         }
         if any(classes.values()):
             figures.append(
                 Figure(
                     id="freshness-classes",
-                    title="Stale, orphaned, moved, missing",
+                    title="Stale, orphaned, moved, unreadable, missing",
                     spec=lines(classes, y_title="count"),
                 )
             )
@@ -119,9 +113,9 @@ class FreshnessSection:
                 )
             )
         doc_ages = [
-            d["stale_age_seconds"] / DAY
-            for d in (latest or {}).get("by_document", {}).values()
-            if d.get("stale_age_seconds") is not None
+            d.stale_age_seconds / DAY
+            for d in (latest.by_document.values() if latest else ())
+            if d.stale_age_seconds is not None
         ]
         if doc_ages:
             figures.append(
@@ -148,21 +142,19 @@ def _scaled(points: Sequence[Point], factor: float) -> list[Point]:
     ]
 
 
-def _edits(latest: Any) -> list[dict[str, Any]]:
+def _edits(latest: FreshnessResult | None) -> list[dict[str, Any]]:
     """Every chunk stale by ``edited`` in the latest run, the largest change first."""
     rows = [
-        {"document": doc, "chunk": chunk, **edit}
-        for doc, state in ((latest or {}).get("by_document") or {}).items()
-        for chunk, edit in (state.get("edits") or {}).items()
+        {"document": doc, "chunk": chunk, "changed_share": e.changed_share, "diff": e.diff}
+        for doc, verdict in (latest.by_document.items() if latest else ())
+        for chunk, e in verdict.edits.items()
     ]
     return sorted(rows, key=lambda r: (-r["changed_share"], r["document"], r["chunk"]))
 
 
-def _csv(queue: list[dict[str, Any]]) -> bytes:
+def _csv(queue: Sequence[FixItem]) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=QUEUE_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(queue)
+    write_fix_queue_csv(out, queue)
     return out.getvalue().encode("utf-8")
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dashboards.model import AlertView, JobHealth, ReportData
 from monitor.history import HistoryStore
 from monitor.history.queries import jobs_seen, latest_details, points_since, runs_since
+from monitor.history.responses import document_retrievals
+from monitor.logs.values import epoch_us
+
+RETRIEVAL_WINDOW = timedelta(days=7)
+"""Retrievals shown in the report's fix queue cover this window."""
 
 
 def load_report_data(
@@ -32,6 +37,7 @@ def load_report_data(
         runs=runs_since(history, since),
         points=points_since(history, since),
         details=details,
+        retrievals=document_retrievals(history, since_us=epoch_us(now - RETRIEVAL_WINDOW)),
         health=list(health),
         alerts=list(alerts),
     )

@@ -57,6 +57,9 @@ class ReportData:
     """Per job: its last completed run and that run's machine-readable result."""
     health: list[JobHealth] = field(default_factory=list)
     alerts: list[AlertView] = field(default_factory=list)
+    retrievals: dict[str, int] | None = None
+    """Retrievals per source document over the last week, from the response logs (None
+    while no logs were ingested)."""
 
     def series(self, name: str, **labels: str) -> list[Point]:
         """Points of one figure whose labels include ``labels``, oldest first."""

@@ -7,13 +7,16 @@ Each stored figure ``name{labels}`` of a job's last completed run becomes the ga
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from dashboards.model import JobHealth
+from monitor.errors import OutputError
 from monitor.history.queries import Point
 
 PREFIX = "ragmon_"
@@ -70,15 +73,53 @@ def exposition(points: Sequence[Point], health: Sequence[JobHealth] = ()) -> byt
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(points, health))  # type: ignore[arg-type]
+    registry.register(_Collector(points, health))
     return bytes(generate_latest(registry))
 
 
 def write_textfile(path: Path, points: Sequence[Point], health: Sequence[JobHealth] = ()) -> None:
-    """Write atomically, for node_exporter's textfile collector."""
+    """Write atomically, for node_exporter's textfile collector.
+
+    Atomic means a new file renamed over the old one, so only a regular file (or a new
+    path) is written: a device, a pipe or a socket at ``path`` is refused rather than
+    replaced. A symlink to a regular file updates the file it points to.
+    """
     from prometheus_client import CollectorRegistry, write_to_textfile
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(points, health))  # type: ignore[arg-type]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_to_textfile(str(path), registry)
+    registry.register(_Collector(points, health))
+    path = _regular_target(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise OutputError("the Prometheus textfile", path, exc.strerror or str(exc)) from None
+
+
+_KINDS = {
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a directory",
+}
+
+
+def _regular_target(path: Path) -> Path:
+    """The file to replace: ``path`` itself, or what a symlink points to. Refuses anything
+    but a regular file or a path that does not exist yet."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise OutputError("the Prometheus textfile", path, exc.strerror or str(exc)) from None
+    if stat.S_ISREG(mode):
+        return target
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    raise OutputError(
+        "the Prometheus textfile",
+        path,
+        f"it is {kind}, not a regular file; give the path of a file (it is replaced atomically)",
+    )

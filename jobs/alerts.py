@@ -1,9 +1,9 @@
 """Alerts from the jobs' side: the after-run hook, the `alerts` job, and job deadlines.
 
-Every recorded run of any job is followed by an evaluation (the hook registered in
-`jobs.runner.AFTER_RUN` when this module is imported, which the registry does whenever
-jobs are listed or run). The `alerts` job does the same on its own schedule, so the dead
-man's switch fires, and pending deliveries are retried, even while no other job runs.
+Every recorded run of any job is followed by an evaluation (`after_run`, which the CLI,
+the scheduler and the demo pass to `jobs.runner.execute` through `standard_hooks`). The
+`alerts` job does the same on its own schedule, so the dead man's switch fires, and
+pending deliveries are retried, even while no other job runs.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jobs import registry
-from jobs.runner import AFTER_RUN, Outcome
 from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.records import JobDeadline, Metric, RunResult, RunStatus
 
 if TYPE_CHECKING:
+    from jobs.runner import Outcome
     from monitor.alerts.engine import AlertReport
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 JOB = "alerts"
 
 
-@registry.register(JOB, schedule="*/5 * * * *", after=("freshness", "embeddings"))
+@registry.register(JOB, schedule="*/5 * * * *", after_signals=True)
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Re-evaluate alert rules and the dead man's switch; retry pending deliveries."""
     report = evaluate_alerts(config, history)
@@ -52,21 +52,19 @@ def after_run(outcome: Outcome, config: Config, history: HistoryStore) -> None:
         evaluate_alerts(config, history)
 
 
-if after_run not in AFTER_RUN:
-    AFTER_RUN.append(after_run)
-
-
 def evaluate_alerts(
     config: Config,
     history: HistoryStore,
     *,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     stdout: TextIO | None = None,
 ) -> AlertReport | None:
     """One evaluation with the configured rules and channels; None when alerts are off.
 
-    ``now`` and ``sleep`` are the clock and the backoff's sleep, for tests.
+    ``now`` is the time of the evaluation; ``sleep`` and ``clock`` pace delivery retries
+    (the retry budget is measured on ``clock``), for tests.
     """
     from monitor.alerts.channels import build_channels
     from monitor.alerts.engine import evaluate
@@ -84,39 +82,15 @@ def evaluate_alerts(
         deadlines=job_deadlines(config, history, now),
         report=report_location(config),
         sleep=sleep,
+        clock=clock,
     )
 
 
 def job_deadlines(config: Config, history: HistoryStore, now: datetime) -> list[JobDeadline]:
-    """Each enabled job's schedule against its last success.
+    """Each enabled job's deadline (`jobs.deadlines`), for the dead man's switch."""
+    from jobs.deadlines import deadlines
 
-    A job that never succeeded counts from its first run: a job failing since the day it
-    was set up is overdue too. A job that never ran at all is not (``ragmon status`` says
-    "never run").
-    """
-    from jobs.schedules import overdue_since
-    from monitor.history.alerts import AlertStore
-
-    grace = config.alerts.dead_mans_switch.grace
-    store = AlertStore(history)
-    deadlines = []
-    for spec in registry.all_jobs().values():
-        job_settings = config.jobs.get(spec.name)
-        if job_settings is not None and not job_settings.enabled:
-            continue
-        schedule = registry.schedule_of(spec, config)
-        success = history.last_success(spec.name)
-        last = success.finished_at if success is not None else None
-        reference = last if last is not None else store.first_run_started(spec.name)
-        deadlines.append(
-            JobDeadline(
-                job=spec.name,
-                schedule=schedule,
-                last_success_at=last,
-                overdue_since=overdue_since(schedule, reference, now, grace=grace),
-            )
-        )
-    return deadlines
+    return deadlines(config, history, now)
 
 
 def report_location(config: Config) -> str | None:

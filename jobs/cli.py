@@ -63,15 +63,26 @@ def cli(
     level = (
         logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     )
+    from jobs.logformat import FORMAT, OneLineFormatter
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a part of its directory is a file, not a directory"
+            raise CliError(
+                f"--log-file {log_file}: cannot open it for appending ({reason})", EXIT_USAGE
+            ) from None
         file_handler.setLevel(logging.INFO)
         handlers.append(file_handler)
+    for handler in handlers:
+        handler.setFormatter(OneLineFormatter(FORMAT))
     logging.basicConfig(
         level=min(level, logging.INFO) if log_file else level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=handlers,
         force=True,
     )
@@ -148,26 +159,61 @@ def init(
     "source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False
 )
 @click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Delete even more than index.max_delete_share of the collection in this run.",
+)
 @pass_settings
-def index(settings: Settings, source_dir: Path | None, dry_run: bool) -> None:
+def index(
+    settings: Settings, source_dir: Path | None, dry_run: bool, allow_mass_delete: bool
+) -> None:
     """Chunk, embed and write SOURCE_DIR into the configured collection.
 
     Only documents whose text changed are re-embedded; chunks of deleted documents are
-    removed. SOURCE_DIR defaults to [sources] root. With --dry-run nothing is written and
-    the exit code is 1 when the store is behind its sources.
+    removed, but never those of a document that could not be read, and a run that would
+    delete more than index.max_delete_share (20%) of the collection exits 2 and writes
+    nothing unless --allow-mass-delete is given. SOURCE_DIR defaults to [sources] root.
+    With --dry-run nothing is written and the exit code is 1 when the store is behind its
+    sources.
 
     \b
     Example:
       ragmon index ./docs
     """
     from jobs.setup import run_index
+    from monitor.errors import MassDeleteError
 
-    changed = run_index(settings.config(), source_dir, dry_run=dry_run, quiet=settings.quiet)
+    try:
+        changed = run_index(
+            settings.config(),
+            source_dir,
+            dry_run=dry_run,
+            quiet=settings.quiet,
+            allow_mass_delete=allow_mass_delete,
+        )
+    except MassDeleteError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
     if dry_run and changed:
         sys.exit(EXIT_FINDINGS)
 
 
-@cli.command("run")
+class _RunCommand(click.Command):
+    """`ragmon run`: its help lists the registered jobs, read from the registry."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from jobs import registry
+
+        rows = [
+            (spec.name, f"{spec.description} [{spec.schedule}]")
+            for spec in registry.all_jobs().values()
+        ]
+        with formatter.section("Jobs"):
+            formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
+@cli.command("run", cls=_RunCommand)
 @click.argument("names", nargs=-1, required=True, metavar="JOB... | all")
 @click.option("--json", "as_json", is_flag=True, help="Print each job's result as JSON.")
 @click.option(
@@ -189,7 +235,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
       0 * * * *  ragmon --quiet run freshness
     """
     from jobs import registry
-    from jobs.runner import execute
+    from jobs.runner import execute, standard_hooks
     from jobs.ui import render_outcome
     from monitor.errors import JobLockedError
     from monitor.records import RunStatus
@@ -201,12 +247,11 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
     worst = EXIT_OK
     skipped = False
     for name in registry.ordered(wanted):
-        settings_for_job = config.jobs.get(name)
-        if names == ("all",) and settings_for_job is not None and not settings_for_job.enabled:
+        if names == ("all",) and not registry.is_enabled(jobs[name], config):
             continue
         try:
             with sigterm_as_interrupt():
-                outcome = execute(jobs[name], config, history, full=full)
+                outcome = execute(jobs[name], config, history, full=full, hooks=standard_hooks())
         except JobLockedError as exc:
             skipped = True
             click.echo(str(exc), err=True)
@@ -227,6 +272,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
 
 
 def outcome_json(outcome: Any) -> dict[str, Any]:
+    """``--json``: the run, its gate rules (``thresholds``) and the job's typed result."""
     result = outcome.result
     return {
         "job": outcome.job,
@@ -234,6 +280,17 @@ def outcome_json(outcome: Any) -> dict[str, Any]:
         "status": str(outcome.status),
         "error": outcome.error,
         "summary": result.summary if result else None,
+        "thresholds": [
+            {
+                "rule": gate.rule,
+                "labels": dict(gate.labels),
+                "value": gate.value,
+                "op": gate.op,
+                "threshold": gate.threshold,
+                "crossed": gate.firing,
+            }
+            for gate in (result.gates if result else ())
+        ],
         "result": dict(result.details) if result else None,
     }
 
@@ -259,13 +316,14 @@ def fix_queue(settings: Settings, fmt: str) -> None:
     Example:
       ragmon fix-queue --format csv > fix-queue.csv
     """
-    from jobs.setup import last_details
+    from jobs.setup import last_details, queue_with_retrievals
     from jobs.ui import render_fix_queue
 
-    details = last_details(settings.history(), "freshness")
+    history = settings.history()
+    details = last_details(history, "freshness")
     if details is None:
         raise CliError("No completed freshness run yet. Run: ragmon run freshness", EXIT_USAGE)
-    render_fix_queue(details.get("fix_queue", []), fmt)
+    render_fix_queue(queue_with_retrievals(history, details, settings.config()), fmt)
 
 
 @cli.command()
@@ -330,3 +388,14 @@ cli.add_command(cli_schedule.schedule)
 from jobs import cli_alerts  # noqa: E402
 
 cli.add_command(cli_alerts.alerts)
+from jobs import cli_grounding  # noqa: E402
+
+cli.add_command(cli_grounding.grounding)
+
+from jobs import cli_baseline  # noqa: E402
+
+cli.add_command(cli_baseline.baseline)
+
+from jobs import cli_logs  # noqa: E402
+
+cli.add_command(cli_logs.trace)

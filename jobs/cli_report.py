@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.clicore import EXIT_USAGE, CliError, Settings, pass_settings
+from jobs.clicore import EXIT_RUNTIME, EXIT_USAGE, CliError, Settings, pass_settings
 
 
 def _window(value: str | None) -> timedelta | None:
@@ -35,7 +35,13 @@ def _window(value: str | None) -> timedelta | None:
     help="Window of history to draw: hours, days or weeks (30d, 72h, 12w).",
 )
 @click.option("--serve", is_flag=True, help="Then serve it on localhost, read-only, with /metrics.")
-@click.option("--port", type=int, default=8050, show_default=True, help="Port for --serve.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8050,
+    show_default=True,
+    help="Port for --serve (0: any free port).",
+)
 @pass_settings
 def report(
     settings: Settings, out_dir: Path | None, since: str | None, serve: bool, port: int
@@ -60,10 +66,21 @@ def report(
     if serve:
         from dashboards.serve import make_server
 
-        server = make_server(
-            files.index.parent, lambda: prometheus_text(config, history), port=port
-        )
+        try:
+            server = make_server(
+                files.index.parent,
+                lambda: prometheus_text(config, history),
+                files=files.names,
+                port=port,
+            )
+        except OSError as exc:
+            raise CliError(
+                f"Cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}. "
+                "Choose another port with --port (0 picks a free one).",
+                EXIT_RUNTIME,
+            ) from None
         host, bound = server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         click.echo(
             f"Serving http://{host}:{bound}/ (read-only; /metrics for Prometheus). Ctrl-C stops."
         )

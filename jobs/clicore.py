@@ -26,7 +26,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it a class default
 
 
 class RagmonGroup(click.Group):
@@ -43,6 +43,19 @@ class RagmonGroup(click.Group):
             raise CliError(str(exc), EXIT_LOCKED) from None
         except MonitorError as exc:
             raise CliError(str(exc), EXIT_RUNTIME) from None
+        except Exception as exc:
+            # A history database that fails under a query (damaged pages, a dropped
+            # connection) fails whichever command was reading it: one mapping for all.
+            settings = ctx.find_object(Settings)
+            url = settings.history_url if settings is not None else None
+            if url is None:
+                raise
+            from monitor.history import as_history_error
+
+            error = as_history_error(exc, url)
+            if error is None:
+                raise
+            raise CliError(str(error), EXIT_RUNTIME) from None
 
 
 class Settings:
@@ -53,20 +66,21 @@ class Settings:
         self.verbose = verbose
         self.quiet = quiet
         self._config: Config | None = None
+        self.history_url: str | None = None
+        """Set once a command opens the history, for the error mapping of `RagmonGroup`."""
 
     def config(self) -> Config:
         if self._config is None:
-            from jobs.registry import check_job_config
-            from monitor.config import load_config
+            from jobs.registry import load_config
 
             self._config = load_config(self.config_path)
-            check_job_config(self._config)
         return self._config
 
     def history(self) -> HistoryStore:
         from monitor.history import HistoryStore
 
-        return HistoryStore.open(self.config().history_url)
+        self.history_url = self.config().history_url
+        return HistoryStore.open(self.history_url)
 
 
 pass_settings = click.make_pass_decorator(Settings)

@@ -53,8 +53,7 @@ def crontab_entries(
     """
     entries = []
     for spec in registry.all_jobs().values():
-        settings = config.jobs.get(spec.name)
-        enabled = settings.enabled if settings is not None else True
+        enabled = registry.is_enabled(spec, config)
         schedule = registry.schedule_of(spec, config)
         if enabled and parse_cron(schedule).has_seconds:
             raise ConfigError(

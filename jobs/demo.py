@@ -118,15 +118,16 @@ threshold = 0.02
 def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
     from jobs import registry
-    from jobs.runner import execute
-    from jobs.setup import last_details, render_config, run_index
+    from jobs.demo_logs import DEMO_LOGS, write_demo_log
+    from jobs.demo_rechunk import rechunk_badly
+    from jobs.runner import execute, standard_hooks
+    from jobs.setup import last_details, queue_with_retrievals, render_config, run_index
     from jobs.status import job_statuses
     from jobs.ui import render_fix_queue, render_outcome, render_status
-    from monitor.config import load_config
     from monitor.history import HistoryStore
     from monitor.ingest import plan_index
     from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores.chroma import ChromaStore
+    from monitor.stores import open_store
 
     out = console(quiet)
     if workdir.exists():
@@ -142,34 +143,39 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
         sources_root="docs",
         preset="auto",
     )
-    # Staleness is counted per chunk: the demo's two changed numbers make 2 of 63 chunks
-    # stale, under the default 5%; a tighter threshold lets the demo show it crossed.
-    rendered = rendered.replace("# max_stale_share = 0.05", "max_stale_share = 0.02", 1)
-    config_path.write_text(rendered + DEMO_ALERTS, encoding="utf-8")
-    config = load_config(config_path)
+    config_path.write_text(rendered + DEMO_ALERTS + DEMO_LOGS, encoding="utf-8")
+    config = registry.load_config(config_path)
     out.rule("1. Index the sample corpus")
     run_index(config, None, dry_run=False, quiet=quiet)
 
-    out.rule("2. The corpus drifts; nobody re-indexes")
+    with open_store(config.store) as store:
+        logged = write_demo_log(store, workdir / "logs/responses.jsonl")
+    out.print(f"  the app logged {logged} responses to logs/responses.jsonl")
+
+    history = HistoryStore.open(config.history_url)
+    out.rule("2. Measure how the corpus is cut (ragmon run chunking)")
+    render_outcome(execute(registry.get("chunking"), config, history), quiet=quiet)
+
+    out.rule("3. The corpus drifts; nobody re-indexes; a new pipeline re-ingests three files")
     _write_new(docs / "handbook/parental-leave.md")
     out.print("  added    handbook/parental-leave.md (never indexed)")
     for drift in DRIFTS:
         drift.apply(docs / drift.path)
         out.print(f"  {drift.path}: {drift.what}")
+    for line in rechunk_badly(config):
+        out.print(line)
 
-    out.rule("3. What changed since the last index (ragmon index --dry-run)")
-    plan = plan_index(
-        DirectoryCatalog.from_config(config.sources), ChromaStore.from_config(config.store)
-    )
-    out.print(plan.describe())
+    out.rule("4. What changed since the last index (ragmon index --dry-run)")
+    with open_store(config.store) as store:
+        plan = plan_index(DirectoryCatalog.from_config(config.sources), store)
+    out.print(plan.describe(), markup=False)
 
-    history = HistoryStore.open(config.history_url)
     worst = 0
     jobs = registry.all_jobs()
     if jobs:
-        out.rule("4. Run every job (ragmon run all)")
+        out.rule("5. Run every job (ragmon run all)")
     for name in jobs:
-        outcome = execute(jobs[name], config, history)
+        outcome = execute(jobs[name], config, history, hooks=standard_hooks())
         render_outcome(outcome, quiet=quiet)
         worst = max(worst, 3 if outcome.error else int(outcome.status == "findings"))
     out.rule("ragmon status")
@@ -177,20 +183,22 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     details = last_details(history, "freshness")
     if details is not None and not quiet:
         out.rule("ragmon fix-queue")
-        render_fix_queue(details["fix_queue"], "table")
+        render_fix_queue(queue_with_retrievals(history, details, config), "table")
     report = config.report.out_dir / "index.html"
     if report.is_file():
-        out.print(f"\nHTML report: {report.resolve()}")
+        out.print(f"\nHTML report: {report.resolve()}", markup=False)
     alerts = workdir / ".ragmon" / "alerts.jsonl"
     if alerts.is_file():
-        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}")
+        out.print(f"Alerts (one JSON object per line): {alerts.resolve()}", markup=False)
     out.print(
         f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
         f"  ragmon -c {config_path} alerts list\n"
         f"  ragmon -c {config_path} run freshness --json\n"
+        f"  ragmon -c {config_path} trace demo-0000\n"
         f"  ragmon -c {config_path} report --serve\n"
-        f"  ragmon -c {config_path} index --dry-run"
+        f"  ragmon -c {config_path} index --dry-run",
+        markup=False,
     )
     return worst
 

@@ -6,22 +6,73 @@ the stored vectors is the daily `embeddings` job (`jobs.embeddings`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 from jobs.registry import register
-from monitor.config import Config, StoreConfig
+from monitor.alerts.builtin import BuiltinRule
+from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.records import RunResult
 
 log = logging.getLogger(__name__)
 
 
-@register("freshness", schedule="0 * * * *")
+RULES = (
+    BuiltinRule(
+        name="stale-share",
+        metric="stale_share",
+        threshold=0.05,
+        gate=True,
+        threshold_key="freshness.max_stale_share",
+        finding_kinds=("stale", "partially_indexed"),
+        description="Chunks whose source document changed after they were embedded. "
+        "Re-embed them (ragmon fix-queue lists which).",
+    ),
+    BuiltinRule(
+        name="orphans",
+        metric="orphaned_chunks",
+        threshold=0,
+        gate=True,
+        threshold_key="freshness.max_orphaned",
+        finding_kinds=("orphaned", "moved"),
+        description="Chunks whose source document was deleted (or moved) can still be "
+        "retrieved. Delete them from the store, or re-point the moved ones.",
+    ),
+    BuiltinRule(
+        name="unreadable-sources",
+        metric="chunks",
+        labels={"class": "unreadable"},
+        threshold=0,
+        gate=True,
+        threshold_key="freshness.max_unreadable",
+        finding_kinds=("unreadable",),
+        description="Chunks whose source document exists but could not be read (not UTF-8, "
+        "a FIFO, a broken link, too large, under a directory that cannot be listed, or "
+        "vanished during the run). They are kept, never deleted: fix the access or encoding.",
+    ),
+    BuiltinRule(
+        name="missing-documents",
+        metric="documents",
+        labels={"class": "missing"},
+        threshold=None,
+        gate=True,
+        threshold_key="freshness.max_missing",
+        finding_kinds=("missing",),
+        description="Source documents that were never indexed cannot be retrieved.",
+    ),
+    BuiltinRule(
+        name="staleness-age",
+        metric="staleness_age_seconds",
+        labels={"stat": "p95"},
+        threshold=7 * 86400,
+        finding_kinds=("stale",),
+        description="Stale chunks have been behind their sources for more than a week.",
+    ),
+)
+"""The freshness signal's built-in alert rules; the gates set `ragmon run`'s exit code."""
+
+
+@register("freshness", schedule="0 * * * *", signal=True, rules=RULES)
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Check every chunk against its current source: stale, orphaned, moved, missing."""
     return run_freshness(config, history, full=full)
@@ -36,11 +87,10 @@ def run_freshness(
     from monitor.freshness.results import to_result
     from monitor.provenance import MetadataMapping
     from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores.chroma import ChromaStore, describe
+    from monitor.stores import describe_store, open_store
 
     settings = config.freshness
-    with store_view(config.store) as store_config, progress_bar(quiet) as bar:
-        store = ChromaStore.from_config(store_config)
+    with open_store(config.store) as store, progress_bar(quiet) as bar:
         task = bar.add_task("auditing chunks", total=store.count())
         found = audit(
             DirectoryCatalog.from_config(config.sources),
@@ -54,22 +104,5 @@ def run_freshness(
             rotation=history.count_runs(),
             progress=lambda n: bar.advance(task, n),
         )
-    found.location = describe(config.store)
+    found.location = describe_store(config.store)
     return to_result(found, settings)
-
-
-@contextlib.contextmanager
-def store_view(config: StoreConfig) -> Iterator[StoreConfig]:
-    """The store to open: itself, or with ``store.snapshot`` a throw-away copy of it.
-
-    chromadb's PersistentClient rewrites chroma.sqlite3 on open even to read, so a user who
-    needs the store's files left byte-identical audits a copy.
-    """
-    if not config.snapshot or config.path is None:
-        yield config
-        return
-    with tempfile.TemporaryDirectory(prefix="ragmon-snapshot-") as tmp:
-        copy = Path(tmp) / "store"
-        shutil.copytree(config.path, copy)
-        log.info("auditing a snapshot of %s in %s", config.path, copy)
-        yield config.model_copy(update={"path": copy})

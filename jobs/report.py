@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@register("report", schedule="30 6 * * *", after=("freshness", "embeddings"))
+@register("report", schedule="30 6 * * *", after_signals=True)
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Write the HTML drift report from the stored history."""
     files = build_report(config, history)
@@ -88,7 +88,7 @@ def alert_views(config: Config, history: HistoryStore) -> list[AlertView]:
         AlertView(
             rule=state.rule,
             severity=str(state.severity),
-            signal=signal_of.get(state.rule) or jobs.get(state.rule) or "freshness",
+            signal=signal_of.get(state.rule) or jobs.get(state.rule) or "monitor",
             message=state.summary,
             since=state.since,
         )

@@ -4,14 +4,16 @@ when it ends."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from jobs.registry import JobSpec
+from monitor.alerts.gates import check_gates
 from monitor.config import Config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, SlotServedError
 from monitor.history import HistoryStore
+from monitor.history.alerts import AlertStore
 from monitor.history.locks import JobLocks
 from monitor.records import RunResult, RunStatus
 
@@ -35,21 +37,46 @@ class Outcome:
 
 
 AfterRun = Callable[["Outcome", Config, HistoryStore], None]
-AFTER_RUN: list[AfterRun] = []
-"""Called after every recorded run, in order (e.g. alert evaluation). A hook that raises
-is logged and does not change the run's outcome."""
+"""Called after a recorded run (alert evaluation, say). A hook that raises is logged and
+does not change the run's outcome."""
 
 
-def execute(spec: JobSpec, config: Config, history: HistoryStore, *, full: bool = False) -> Outcome:
+def standard_hooks() -> tuple[AfterRun, ...]:
+    """What follows every run from the CLI, the scheduler and the demo: alert evaluation."""
+    from jobs.alerts import after_run
+
+    return (after_run,)
+
+
+def execute(
+    spec: JobSpec,
+    config: Config,
+    history: HistoryStore,
+    *,
+    full: bool = False,
+    hooks: Sequence[AfterRun] = (),
+    slot: datetime | None = None,
+) -> Outcome:
     """Run one job under its lock and record it. Errors are recorded and returned, never lost.
+
+    The job's gate rules (`monitor.alerts.gates`) set its status before it is stored;
+    ``hooks`` run after it is stored, in order.
 
     Raises `JobLockedError`, recording nothing, while another run of the job (from cron,
     the scheduler or another host) holds the job's lock. The lock is held, and renewed,
     until the run's results are stored and the after-run hooks are done.
+
+    ``slot``: the scheduled time this run serves. Raises `SlotServedError`, recording
+    nothing, when a run of the job started at or after it (checked under the lock, so of
+    two schedulers on one history only one serves each slot).
     """
     ttl = timedelta(seconds=config.scheduler.lock_ttl_seconds)
     with JobLocks(history.engine, ttl=ttl).hold(spec.name) as held:
-        outcome = _execute(spec, config, history, full=full, on_start=held.attach)
+        if slot is not None:
+            newest = history.runs(spec.name, limit=1)
+            if newest and newest[0].started_at >= slot:
+                raise SlotServedError(spec.name, slot, newest[0].id, newest[0].started_at)
+        outcome = _execute(spec, config, history, full=full, hooks=hooks, on_start=held.attach)
     result = outcome.result
     log.info(
         "%s: run %d %s: %s",
@@ -67,13 +94,23 @@ def _execute(
     history: HistoryStore,
     *,
     full: bool,
+    hooks: Sequence[AfterRun],
     on_start: Callable[[int], None],
 ) -> Outcome:
+    started_at = datetime.now(UTC)
     run_id = history.start_run(spec.name)
     log.info("%s: run %d started", spec.name, run_id)
     try:
         on_start(run_id)
         result = spec.run(config, history, full=full)
+        result = check_gates(
+            config.alerts.rules,
+            result,
+            job=spec.name,
+            run_id=run_id,
+            started_at=started_at,
+            store=AlertStore(history),
+        )
         history.finish_run(run_id, result)
     except (MonitorError, OSError) as exc:
         history.fail_run(run_id, str(exc))
@@ -85,7 +122,7 @@ def _execute(
             error=str(exc),
             config_error=isinstance(exc, ConfigError),
         )
-        _after(failed, config, history)
+        _after(failed, config, history, hooks)
         return failed
     except KeyboardInterrupt:
         history.fail_run(run_id, "interrupted", status=RunStatus.INTERRUPTED)
@@ -96,15 +133,17 @@ def _execute(
         crashed = Outcome(
             job=spec.name, run_id=run_id, result=None, error=f"{type(exc).__name__}: {exc}"
         )
-        _after(crashed, config, history)
+        _after(crashed, config, history, hooks)
         return crashed
     outcome = Outcome(job=spec.name, run_id=run_id, result=result)
-    _after(outcome, config, history)
+    _after(outcome, config, history, hooks)
     return outcome
 
 
-def _after(outcome: Outcome, config: Config, history: HistoryStore) -> None:
-    for hook in AFTER_RUN:
+def _after(
+    outcome: Outcome, config: Config, history: HistoryStore, hooks: Sequence[AfterRun]
+) -> None:
+    for hook in hooks:
         try:
             hook(outcome, config, history)
         except Exception:

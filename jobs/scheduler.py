@@ -61,8 +61,7 @@ def scheduled_jobs(config: Config, *, now: datetime | None = None) -> list[Sched
     now = now or datetime.now(UTC)
     found = []
     for spec in registry.all_jobs().values():
-        settings = config.jobs.get(spec.name)
-        if settings is not None and not settings.enabled:
+        if not registry.is_enabled(spec, config):
             continue
         schedule = registry.schedule_of(spec, config)
         found.append(
@@ -77,31 +76,36 @@ def scheduled_run(job: str, config_path: str) -> str:
     Reads the config afresh (so changed thresholds apply from the next run, and a job
     disabled since the start is left alone), runs the job under its lock and logs the
     outcome. Never raises: returns the run's status, ``"skipped"`` when another run of the
-    job holds the lock, ``"disabled"`` or ``"failed"`` when it could not start.
+    job holds the lock or already served this slot (another scheduler on the same
+    history), ``"disabled"`` or ``"failed"`` when it could not start.
     """
-    from jobs.runner import execute
-    from monitor.config import load_config
-    from monitor.errors import JobLockedError, MonitorError
+    from jobs.runner import execute, standard_hooks
+    from jobs.schedules import previous_fire
+    from monitor.errors import JobLockedError, MonitorError, SlotServedError
     from monitor.history import HistoryStore
 
     with _RUNNING.track(job):
         try:
-            config = load_config(config_path)
-            registry.check_job_config(config)
+            config = registry.load_config(config_path)
             with _OPENING:
                 history = HistoryStore.open(config.history_url)
         except MonitorError as exc:
             log.error("%s: not run: %s", job, exc)
             return "failed"
-        settings = config.jobs.get(job)
-        if settings is not None and not settings.enabled:
+        if not registry.is_enabled(registry.get(job), config):
             history.engine.dispose()
             log.info("%s: disabled in the config; restart the scheduler to drop it", job)
             return "disabled"
+        spec = registry.get(job)
+        # The slot this call serves: the last one due (missed slots are coalesced into it).
+        slot = previous_fire(registry.schedule_of(spec, config), datetime.now(UTC))
         try:
-            outcome = execute(registry.get(job), config, history)
+            outcome = execute(spec, config, history, slot=slot, hooks=standard_hooks())
         except JobLockedError as exc:
             log.warning("skipped: %s", exc)
+            return "skipped"
+        except SlotServedError as exc:
+            log.info("skipped: %s", exc)
             return "skipped"
         except Exception as exc:  # the lock table unusable, say: log, keep scheduling
             log.error("%s: not run: %s", job, exc, exc_info=not isinstance(exc, MonitorError))

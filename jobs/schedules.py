@@ -138,6 +138,27 @@ def next_fire(expression: str, after: datetime) -> datetime | None:
     return fire
 
 
+def previous_fire(expression: str, at: datetime) -> datetime | None:
+    """The last slot of ``expression`` at or before ``at`` (UTC); None when there was none
+    in the 400 days before."""
+    trigger = parse_cron(expression).trigger(UTC)
+    lookback = timedelta(seconds=1)
+    fire: datetime | None = None
+    while lookback <= timedelta(days=400):  # widen the window until it holds a slot
+        fire = trigger.get_next_fire_time(None, at - lookback)
+        if fire is not None and fire <= at:
+            break
+        lookback *= 2
+    else:
+        return None
+    assert fire is not None
+    while True:  # then walk forward to the last slot in it
+        later: datetime | None = trigger.get_next_fire_time(None, fire + timedelta(microseconds=1))
+        if later is None or later > at:
+            return fire
+        fire = later
+
+
 def overdue_since(
     expression: str, last_success: datetime | None, now: datetime, *, grace: timedelta
 ) -> datetime | None:

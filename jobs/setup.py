@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import Config, StoreConfig
 from monitor.freshness.rewrites import RewriteChoice
 from monitor.history import HistoryStore
 from monitor.provenance import MappingProposal, propose_mapping
+
+if TYPE_CHECKING:
+    from monitor.freshness.results import FixItem
 
 SAMPLE_SIZE = 200
 
@@ -29,24 +30,30 @@ def render_config(
     preset: str,
     path_rewrite: str | None = None,
 ) -> str:
-    """The starter config, with the given values filled in (and a ``path_rewrites`` line)."""
+    """The starter config: the commented example with the given values set through
+    tomlkit, so any text (backslashes, quotes, newlines) is escaped as TOML and reads back;
+    ``path_rewrite`` (a ``path_rewrites = [...]`` line) replaces the commented example."""
+    import tomlkit
+
     template = resources.files("jobs").joinpath("ragmon.example.toml").read_text("utf-8")
+    doc = tomlkit.parse(template)
+    store: Any = doc["store"]
     if host:
-        location = f'# path = "chroma"\nhost = {json.dumps(host)}\nport = {port}'
+        store.remove("path")
+        store["host"] = host
+        store["port"] = port
     else:
-        location = (
-            f'path = {json.dumps(store_path or "chroma")}\n# host = "localhost"\n# port = 8000'
-        )
-    text = Template(template).substitute(
-        store_location=location,
-        collection=collection,
-        sources_root=sources_root,
-        preset=preset,
-    )
+        store["path"] = store_path or "chroma"
+    store["collection"] = collection
+    sources: Any = doc["sources"]
+    sources["root"] = sources_root
+    mapping: Any = doc["mapping"]
+    mapping["preset"] = preset
     if path_rewrite:
-        example = '# path_rewrites = [{ from = "/srv/app/docs/", to = "" }]'
-        text = text.replace(example, f"{path_rewrite}  # proposed by ragmon init --inspect", 1)
-    return text
+        rewrites = tomlkit.parse(path_rewrite)["path_rewrites"]
+        mapping["path_rewrites"] = rewrites
+        mapping["path_rewrites"].comment("proposed by ragmon init --inspect")
+    return tomlkit.dumps(doc)
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ def sample_mapping(
     from monitor.config import MappingConfig
     from monitor.freshness.rewrites import best_rewrite
     from monitor.provenance import MetadataMapping
-    from monitor.stores.chroma import ChromaStore
+    from monitor.stores import open_store
 
     config = StoreConfig(
         path=Path(store_path) if store_path else None,
@@ -109,32 +116,43 @@ def sample_mapping(
         collection=collection,
         page_size=SAMPLE_SIZE,
     )
-    store = ChromaStore.from_config(config)
-    chunks = list(
-        islice((c for page in store.pages(include_text=False) for c in page), SAMPLE_SIZE)
-    )
+    with open_store(config) as store:
+        pages = store.pages(include_text=False)
+        chunks = list(islice((c for page in pages for c in page), SAMPLE_SIZE))
+        count = store.count()
     proposal = propose_mapping(chunks)
-    report = InspectReport(proposal, collection, store.count())
+    report = InspectReport(proposal, collection, count)
     if sources_root is None or not sources_root.is_dir():
         return report
-    mapping = MetadataMapping(MappingConfig(preset=proposal.preset or "auto"))
+    mapping = MetadataMapping(MappingConfig.model_validate({"preset": proposal.preset or "auto"}))
     recorded = Counter(s for c in chunks if (s := mapping.provenance(c).source) is not None)
     ids = {p.relative_to(sources_root).as_posix() for p in sources_root.rglob("*") if p.is_file()}
     choice = best_rewrite(recorded, ids, sources_root)
     if choice is None or choice.resolves <= choice.as_is:
         return report
     return InspectReport(
-        proposal, collection, report.count, rewrite=choice, sources_root=str(sources_root)
+        proposal, collection, count, rewrite=choice, sources_root=str(sources_root)
     )
 
 
-def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: bool) -> bool:
-    """Index (or, dry, compare) the sources; return whether the store was behind them."""
-    from jobs.ui import console, progress_bar
+def run_index(
+    config: Config,
+    source_dir: Path | None,
+    *,
+    dry_run: bool,
+    quiet: bool,
+    allow_mass_delete: bool = False,
+) -> bool:
+    """Index (or, dry, compare) the sources; return whether the store was behind them.
+
+    Raises `MassDeleteError` when the run would delete more than ``index.max_delete_share``
+    of the collection and ``allow_mass_delete`` is not set; nothing is written then.
+    """
+    from jobs.ui import console, literal, progress_bar
     from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.ingest import index_sources, plan_index
     from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores.chroma import ChromaIndexTarget, ChromaStore
+    from monitor.stores import open_index_target, open_store
 
     sources = config.sources
     if source_dir is not None:
@@ -142,28 +160,63 @@ def run_index(config: Config, source_dir: Path | None, *, dry_run: bool, quiet: 
     catalog = DirectoryCatalog.from_config(sources)
     out = console(quiet)
     if dry_run:
-        plan = plan_index(catalog, ChromaStore.from_config(config.store))
-        out.print(plan.describe())
+        with open_store(config.store) as store:
+            plan = plan_index(catalog, store)
+        out.print(plan.describe(config.index.max_delete_share), markup=False)
         return plan.behind
-    target = ChromaIndexTarget.from_config(config.store)
+    target = open_index_target(config.store)
     embedder = SentenceTransformerEmbedder.from_config(config.embedding)
     with progress_bar(quiet) as bar:
         task = bar.add_task("indexing", total=None)
         report = index_sources(
-            catalog, target, embedder, config.chunking, progress=lambda _d: bar.advance(task)
+            catalog,
+            target,
+            embedder,
+            config.chunking,
+            max_delete_share=config.index.max_delete_share,
+            allow_mass_delete=allow_mass_delete,
+            progress=lambda _d: bar.advance(task),
         )
     out.print(
         f"Indexed {len(report.indexed)} of {report.documents} documents into "
         f"{config.store.collection!r} ({report.chunks_written} chunks written, "
         f"{report.chunks_deleted} deleted, {report.unchanged} unchanged, "
-        f"{len(report.removed)} removed)."
+        f"{len(report.removed)} removed).",
+        markup=False,
     )
     for problem in report.problems:
-        out.print(f"[yellow]skipped[/] {problem.path}: {problem.reason}")
+        out.print(f"[yellow]skipped[/] {literal(problem.path)}: {literal(problem.reason)}")
     return report.wrote_anything
 
 
 def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
-    """The machine-readable result of the last completed run of ``job``."""
+    """The machine-readable result of the last completed run of ``job``.
+
+    Raises `HistoryUnreadableError` when that run's stored result is no JSON object: every
+    completed run stores one, so the database itself is damaged.
+    """
+    from monitor.errors import HistoryUnreadableError
+
     run = history.last_success(job)
-    return history.details(run.id) if run is not None else None
+    if run is None:
+        return None
+    details = history.details(run.id)
+    if not isinstance(details, dict):
+        raise HistoryUnreadableError(
+            history.url,
+            f"the stored result of run {run.id} is malformed ({type(details).__name__})",
+        )
+    return details
+
+
+def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -> list[FixItem]:
+    """The stored fix queue with retrievals over the last ``[logs] window_days`` filled in."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.freshness.results import FreshnessResult, with_retrievals
+    from monitor.history.responses import document_retrievals
+    from monitor.logs.values import epoch_us
+
+    since = datetime.now(UTC) - timedelta(days=config.logs.window_days)
+    counts = document_retrievals(history, since_us=epoch_us(since))
+    return with_retrievals(FreshnessResult.from_json(details).fix_queue, counts)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from jobs import registry
-from jobs.schedules import next_fire, overdue_since
+from jobs.deadlines import deadline
+from jobs.schedules import next_fire
 from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.history.locks import JobLocks
 from monitor.records import JobLease, RunRecord, RunStatus
-
-OVERDUE_GRACE = timedelta(minutes=10)
-"""How late past its slot a job may finish before it counts as overdue."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,23 +70,18 @@ def job_statuses(
     rows = []
     for spec in registry.all_jobs().values():
         schedule = registry.schedule_of(spec, config)
-        settings = config.jobs.get(spec.name)
-        enabled = settings.enabled if settings else True
         last_runs = history.runs(spec.name, limit=1)
         lock = locks.get(spec.name)
-        success = history.last_success(spec.name)
-        finished = success.finished_at if success else None
+        due = deadline(spec, config, history, now)
         rows.append(
             JobStatus(
                 name=spec.name,
                 schedule=schedule,
-                enabled=enabled,
+                enabled=registry.is_enabled(spec, config),
                 last=last_runs[0] if last_runs else None,
-                last_success=success,
+                last_success=history.last_success(spec.name),
                 next_run=next_fire(schedule, now),
-                overdue_since=overdue_since(schedule, finished, now, grace=OVERDUE_GRACE)
-                if enabled
-                else None,
+                overdue_since=due.overdue_since,
                 lock=lock,
                 lock_expired=lock is not None and lock.expired(now),
             )

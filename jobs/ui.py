@@ -1,4 +1,9 @@
-"""Terminal rendering with rich: summaries, tables and progress bars."""
+"""Terminal rendering with rich: summaries, tables and progress bars.
+
+Text from outside (paths, chunk text, error messages, summaries that quote them) is never
+parsed as rich markup or emoji codes: it goes through `literal`, which escapes markup and
+puts control characters (a newline in a file name) on one line as ``\\n``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ if TYPE_CHECKING:
 
     from jobs.runner import Outcome
     from jobs.status import JobStatus
+    from monitor.freshness.results import FixItem
 
 _STYLE = {
     "ok": "green",
@@ -26,7 +32,8 @@ def console(quiet: bool = False, *, stderr: bool = False) -> Console:
     """A rich console; quiet consoles print nothing."""
     from rich.console import Console
 
-    out = Console(quiet=quiet, stderr=stderr, highlight=False, soft_wrap=False)
+    # emoji=False: a file named ":warning:.md" is shown as such.
+    out = Console(quiet=quiet, stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not out.is_terminal:
         out.width = 120  # cron mail and CI logs: wide enough not to wrap every line
     return out
@@ -58,24 +65,35 @@ def progress_bar(quiet: bool = False) -> Iterator[Progress]:
         yield bar
 
 
+def literal(text: object) -> str:
+    """``text`` as rich markup that shows it exactly, on one line."""
+    from rich.markup import escape
+
+    from monitor.text import printable
+
+    return escape(printable(str(text)))
+
+
 def render_outcome(outcome: Outcome, *, quiet: bool) -> None:
     """One job's result: status line, summary, top findings. Errors print even when quiet."""
+    job = literal(outcome.job)
     if outcome.error is not None:
-        console(stderr=True).print(f"[red]{outcome.job}: failed[/] — {outcome.error}")
+        console(stderr=True).print(f"[red]{job}: failed[/] — {literal(outcome.error)}")
         return
     result = outcome.result
     assert result is not None
     out = console(quiet and result.status == "ok")
     style = _STYLE.get(result.status, "white")
-    out.print(f"[bold]{outcome.job}[/] [{style}]{result.status}[/]: {result.summary}")
+    out.print(f"[bold]{job}[/] [{style}]{result.status}[/]: {literal(result.summary)}")
     render_findings(out, result.findings)
 
 
 def render_findings(out: Console, findings: Sequence[Any], *, limit: int = 12) -> None:
     for finding in list(findings)[:limit]:
         style = {"critical": "red", "warning": "yellow"}.get(finding.severity, "dim")
-        where = f" {finding.source_id}" if finding.source_id else ""
-        out.print(f"  [{style}]{finding.kind:<20}[/]{where}: {finding.message}")
+        where = f" {literal(finding.source_id)}" if finding.source_id else ""
+        kind = literal(f"{finding.kind:<20}")
+        out.print(f"  [{style}]{kind}[/]{where}: {literal(finding.message)}")
     if len(findings) > limit:
         out.print(f"  … and {len(findings) - limit} more (ragmon run --json for all)")
 
@@ -102,10 +120,10 @@ def render_status(rows: Sequence[JobStatus], *, quiet: bool) -> None:
         result = ""
         if last is not None:
             style = _STYLE.get(last.status, "white")
-            result = f"[{style}]{last.status}[/] {last.summary or last.error or ''}"
+            result = f"[{style}]{last.status}[/] {literal(last.summary or last.error or '')}"
         table.add_row(
-            row.name,
-            row.schedule,
+            literal(row.name),
+            literal(row.schedule),
             _when(last.started_at) if last else "never",
             _when(row.next_run),
             row.health,
@@ -118,28 +136,24 @@ def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-FIX_QUEUE_COLUMNS = ("document", "action", "chunks", "age_days", "retrievals", "target", "reason")
-
-
-def render_fix_queue(items: Sequence[dict[str, Any]], fmt: str) -> None:
+def render_fix_queue(items: Sequence[FixItem], fmt: str) -> None:
     """The fix queue as a table, JSON, or CSV on stdout."""
-    import csv
     import json
     import sys
 
+    from monitor.freshness.results import FIX_QUEUE_COLUMNS, fix_queue_rows, write_fix_queue_csv
+
     if fmt == "json":
-        sys.stdout.write(json.dumps(list(items), indent=2) + "\n")
+        sys.stdout.write(json.dumps(fix_queue_rows(items), indent=2) + "\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=FIX_QUEUE_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(items)
+        write_fix_queue_csv(sys.stdout, items)
         return
     from rich.table import Table
 
     table = Table(title=f"fix queue ({len(items)} documents)", title_justify="left")
     for column in FIX_QUEUE_COLUMNS:
         table.add_column(column)
-    for item in items:
-        table.add_row(*("" if item.get(c) is None else str(item.get(c)) for c in FIX_QUEUE_COLUMNS))
+    for row in fix_queue_rows(items):
+        table.add_row(*("" if row[c] is None else literal(row[c]) for c in FIX_QUEUE_COLUMNS))
     console().print(table)

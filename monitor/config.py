@@ -10,24 +10,39 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from monitor import validation
+from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
+from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.errors import ConfigError
+from monitor.grounding.settings import GroundingConfig
+from monitor.logs.settings import LogsSettings
 
 DEFAULT_CONFIG_NAME = "ragmon.toml"
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.htm"]
+DEFAULT_MAX_FILE_BYTES = 10_000_000
+"""Larger files are not read: a source is checked in memory, at about 20 times its size."""
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StoreConfig(_Section):
-    """Where the vector store is. Exactly one of ``path`` (embedded) or ``host`` (server)."""
+class ChromaStoreConfig(_Section):
+    """A Chroma collection. Exactly one of ``path`` (embedded) or ``host`` (server)."""
 
     kind: Literal["chroma"] = "chroma"
     path: Path | None = None
@@ -40,9 +55,12 @@ class StoreConfig(_Section):
     page_size: int = Field(default=1000, ge=1, le=100_000)
     snapshot: bool = False
     """Audit a copy of an embedded store, so its files stay byte-identical."""
+    timeout_seconds: float = Field(default=30, gt=0, le=3600)
+    """Each call to a Chroma server gives up after this long; a call that times out or
+    loses its connection is tried 3 times in all (with backoff), then the run fails."""
 
     @model_validator(mode="after")
-    def _one_location(self) -> StoreConfig:
+    def _one_location(self) -> ChromaStoreConfig:
         if (self.path is None) == (self.host is None):
             raise ValueError(
                 "set exactly one of store.path (embedded Chroma) or store.host (Chroma server)"
@@ -63,12 +81,32 @@ class StoreConfig(_Section):
         return token
 
 
+StoreConfig = ChromaStoreConfig
+"""The ``[store]`` section: one settings model per store kind, chosen by ``kind``. With a
+second kind this becomes ``Annotated[A | B, Field(discriminator="kind")]``."""
+
+STORE_KINDS: dict[str, type[BaseModel]] = {"chroma": ChromaStoreConfig}
+"""Store kinds by the value of ``[store] kind``; `monitor.stores.open_store` has the adapters."""
+
+
 class SourcesConfig(_Section):
     """The directory of source documents and which files in it count."""
 
     root: Path
     include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE))
     exclude: list[str] = Field(default_factory=list)
+    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, ge=1)
+    """A larger file is not read: it is reported, and its chunks are `unreadable`."""
+
+    @field_validator("include")
+    @classmethod
+    def _some_include(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(
+                "must name at least one glob: with none, no file is a source and every "
+                "chunk would look orphaned"
+            )
+        return value
 
 
 class PathRewrite(_Section):
@@ -113,17 +151,31 @@ class ChunkingConfig(_Section):
         return self
 
 
+class IndexConfig(_Section):
+    """Safety limits of `ragmon index`."""
+
+    max_delete_share: float = Field(default=0.2, ge=0, le=1)
+    """Refuse (without --allow-mass-delete) a run that would delete more than this share of
+    the collection's chunks: vanished sources are more often an unmounted share."""
+
+
 class FreshnessConfig(_Section):
     """Thresholds and sampling of the freshness audit."""
 
-    max_stale_share: float = Field(default=0.05, ge=0, le=1)
-    """Exit 1 when more than this share of chunks is stale."""
-    max_orphaned: int = Field(default=0, ge=0)
-    """Exit 1 when more chunks than this are orphaned (source deleted)."""
+    # The five keys below are aliases of the freshness job's built-in alert rules (see
+    # `jobs.freshness.RULES`): set, they become the rule's threshold or gate, so the exit
+    # code and the alert never disagree. Their defaults live with the rules.
+    max_stale_share: float | None = Field(default=None, ge=0, le=1)
+    """Alias of rule ``stale-share``'s threshold (default 0.05)."""
+    max_orphaned: int | None = Field(default=None, ge=0)
+    """Alias of rule ``orphans``'s threshold: orphaned and moved chunks (default 0)."""
     max_missing: int | None = Field(default=None, ge=0)
-    """Exit 1 when more documents than this were never indexed (unset: no threshold)."""
-    fail_on_model_mismatch: bool = True
-    """Exit 1 when the collection's vectors do not come from the configured model."""
+    """Alias of rule ``missing-documents``'s threshold (off unless set)."""
+    max_unreadable: int | None = Field(default=None, ge=0)
+    """Alias of rule ``unreadable-sources``'s threshold: chunks whose source could not be
+    read (default 0)."""
+    fail_on_model_mismatch: bool | None = None
+    """Alias of whether rule ``model-mismatch`` is a gate (default true)."""
     fuzzy_threshold: float = Field(default=95.0, ge=50, le=100)
     """rapidfuzz partial-ratio (0-100) at which a chunk counts as still present."""
     min_coverage: float = Field(default=0.9, ge=0, le=1)
@@ -150,6 +202,28 @@ class HistoryConfig(_Section):
     """Where run history lives: any SQLAlchemy URL; default SQLite under ``.ragmon/``."""
 
     url: str | None = None
+    """A relative SQLite path (``sqlite:///state/history.db``) is taken from the config
+    file's directory, like every other relative path."""
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(value)
+            url.get_dialect()
+            if url.get_backend_name() == "sqlite" and (url.host or url.port or url.username):
+                raise ValueError("a SQLite URL names a file, not a host")
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"expected a database URL such as 'sqlite:///.ragmon/history.db' or "
+                f"'postgresql+psycopg://ragmon@db-host/ragmon', got {value!r} ({reason})"
+            ) from None
+        return value
 
 
 class SchedulerConfig(_Section):
@@ -180,15 +254,30 @@ class Config(_Section):
 
     store: StoreConfig
     sources: SourcesConfig
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _known_store_kind(cls, value: Any) -> Any:
+        kind = value.get("kind", "chroma") if isinstance(value, dict) else None
+        if kind is not None and kind not in STORE_KINDS:
+            raise ValueError(f"key 'kind': expected one of: {', '.join(STORE_KINDS)}; got {kind!r}")
+        return value
+
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    chunking_quality: ChunkingQualitySettings = Field(default_factory=ChunkingQualitySettings)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
-    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    # Validated from an empty table when absent, so the built-in rules (which come in
+    # through the validation context) are merged in either way.
+    alerts: AlertsSettings = Field(default_factory=dict, validate_default=True)
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    logs: LogsSettings = Field(default_factory=LogsSettings)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""
@@ -196,13 +285,35 @@ class Config(_Section):
 
     @property
     def history_url(self) -> str:
-        if self.history.url:
+        """``history.url`` with a relative SQLite path made absolute from the config's
+        directory, so cron and an interactive shell in another directory share one history."""
+        if not self.history.url:
+            return f"sqlite:///{self.base_dir / '.ragmon' / 'history.db'}"
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.history.url)
+        database = url.database
+        if (
+            url.get_backend_name() != "sqlite"
+            or not database
+            or database == ":memory:"
+            or database.startswith("file:")
+            or Path(database).is_absolute()
+        ):
             return self.history.url
-        return f"sqlite:///{self.base_dir / '.ragmon' / 'history.db'}"
+        return url.set(database=str(self.base_dir / database)).render_as_string(hide_password=False)
 
 
-def load_config(path: Path | str) -> Config:
-    """Read and validate a config file. Raises `ConfigError` naming the key at fault."""
+BuiltinRuleSource = Callable[[Mapping[str, Any]], BuiltinRules]
+"""Given the raw config, the built-in alert rules of the registered jobs (`jobs.registry`)."""
+
+
+def load_config(path: Path | str, *, builtin_rules: BuiltinRuleSource | None = None) -> Config:
+    """Read and validate a config file. Raises `ConfigError` naming the key at fault.
+
+    ``builtin_rules`` supplies the jobs' built-in alert rules; without it the config holds
+    only the rules it declares (`jobs.registry.load_config` passes the registered ones).
+    """
     path = Path(path)
     try:
         raw_text = path.read_text(encoding="utf-8")
@@ -218,21 +329,32 @@ def load_config(path: Path | str) -> Config:
         found = re.search(r"at line (\d+)", str(exc))
         line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
         raise ConfigError(path, None, f"is not valid TOML: {exc}", line=line) from None
-    return config_from_dict(data, base_dir=path.resolve().parent, file=path, text=raw_text)
+    return config_from_dict(
+        data, base_dir=path.resolve().parent, file=path, text=raw_text, builtin_rules=builtin_rules
+    )
 
 
 def config_from_dict(
-    data: dict[str, Any], *, base_dir: Path, file: Path | None = None, text: str = ""
+    data: dict[str, Any],
+    *,
+    base_dir: Path,
+    file: Path | None = None,
+    text: str = "",
+    builtin_rules: BuiltinRuleSource | None = None,
 ) -> Config:
     """Validate a parsed config; relative paths are taken from ``base_dir``."""
     label = str(file) if file else "config"
+    context = {"builtin_rules": builtin_rules(data) if builtin_rules else None}
     try:
-        config = Config.model_validate({**data, "base_dir": base_dir, "file": file})
+        config = Config.model_validate(
+            {**data, "base_dir": base_dir, "file": file}, context=context
+        )
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(str(p) for p in error["loc"])
         key = ".".join(loc) if loc else None
-        raise ConfigError(label, key, _describe(error, loc), line=_line_of(text, loc)) from None
+        problem = validation.problem(error, _allowed_keys(loc[:-1]))
+        raise ConfigError(label, key, problem, line=_line_of(text, loc)) from None
     return _resolve_paths(config, label, text)
 
 
@@ -260,40 +382,6 @@ def _resolve_paths(config: Config, label: str, text: str) -> Config:
             "report": report,
         }
     )
-
-
-_EXPECTED = {
-    "int_parsing": "expected an integer",
-    "int_type": "expected an integer",
-    "int_from_float": "expected a whole number",
-    "bool_parsing": "expected true or false",
-    "bool_type": "expected true or false",
-    "string_type": "expected a string",
-    "float_parsing": "expected a number",
-    "float_type": "expected a number",
-    "list_type": "expected a list",
-    "dict_type": "expected a table",
-    "model_type": "expected a table",
-    "path_type": "expected a path (a string)",
-}
-
-
-def _describe(error: Any, loc: tuple[str, ...]) -> str:
-    kind = error["type"]
-    given = error.get("input")
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
-        return f"unknown key{hint}"
-    if kind == "missing":
-        return "is required but missing"
-    if kind == "literal_error":
-        return f"expected {error['ctx']['expected']}, got {given!r}"
-    if kind in _EXPECTED:
-        return f"{_EXPECTED[kind]}, got {given!r}"
-    if kind == "value_error":
-        return str(error["ctx"]["error"])
-    return f"{error['msg'].lower()}, got {given!r}"
 
 
 def _allowed_keys(parent: tuple[str, ...]) -> list[str]:

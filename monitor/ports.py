@@ -6,12 +6,15 @@ Each contract, and the errors it raises, is written once here.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from monitor.errors import LogLineError
 from monitor.records import (
     Chunk,
     Neighbour,
     Notification,
+    ResponseRecord,
     SourceDocument,
     SourceProblem,
     SourceStamp,
@@ -101,6 +104,33 @@ class VectorStore(Protocol):
 
 
 @runtime_checkable
+class IndexTarget(Protocol):
+    """The collection `ragmon index` writes: the only port that changes a store.
+
+    Raises `StoreError` when a write fails.
+    """
+
+    @property
+    def reader(self) -> VectorStore:
+        """The same collection, read-only."""
+        ...
+
+    def add(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        embeddings: Any,
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Add chunks, or overwrite those with the same ids."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id (unknown ids are ignored)."""
+        ...
+
+
+@runtime_checkable
 class Embedder(Protocol):
     """A text embedding model. Loading it may be slow; adapters load lazily.
 
@@ -157,4 +187,62 @@ class AlertChannel(Protocol):
 
     def send(self, notification: Notification) -> None:
         """Deliver ``notification``; raise `DeliveryError` when it did not arrive."""
+        ...
+
+
+@runtime_checkable
+class SystemOfRecord(Protocol):
+    """Where identifiers of one kind (orders, invoices) that really exist are listed.
+
+    Grounding's structural layer asks it whether an identifier an answer names exists;
+    an adapter reads without ever writing, and raises `SystemOfRecordError` when it
+    cannot be read.
+    """
+
+    def describe(self) -> str:
+        """Where the records are (a path, a URL without its password), for evidence."""
+        ...
+
+    def exists(self, identifier: str) -> bool:
+        """True when ``identifier`` (as the validator's pattern matched it) is a record."""
+        ...
+
+
+@runtime_checkable
+class ResponseLog(Protocol):
+    """One log format of the application's responses, read line by line.
+
+    The ingester owns files, offsets and batches; an adapter turns lines into records. A
+    line that cannot be used raises `LogLineError` (with its reason) and the next line is
+    read as if nothing happened. Adapters of trace formats keep the spans of traces whose
+    root has not arrived yet between calls, and hand that state out as `pending`.
+    """
+
+    @property
+    def format(self) -> str:
+        """The format's name in the config (``openinference``, ``genai``, ``jsonl``, ``csv``)."""
+        ...
+
+    def begin(self, file: str, header: bytes | None) -> None:
+        """Reading ``file`` starts or resumes; ``header`` is its first line (CSV needs it)."""
+        ...
+
+    def parse(self, line: bytes) -> Sequence[ResponseRecord | LogLineError]:
+        """The responses this line completes (none, one, or several for trace batches).
+
+        A line that cannot be read at all raises `LogLineError`; in a line of several
+        traces, one that cannot be used is returned as a `LogLineError` in its place.
+        """
+        ...
+
+    def expire(self, before: datetime) -> Iterator[ResponseRecord | LogLineError]:
+        """Stop waiting for traces first seen before ``before``: yield what they hold."""
+        ...
+
+    def pending(self) -> bytes | None:
+        """Spans of traces still waiting for their root, to keep until the next run."""
+        ...
+
+    def restore(self, state: bytes | None) -> None:
+        """Take back what `pending` gave at the end of the previous run."""
         ...

@@ -108,6 +108,8 @@ class MetadataMapping:
         value = meta.get(key) if key else None
         if value is None:
             return None
+        if not isinstance(value, str | int | float):
+            return None  # a list or a table is no timestamp (and cannot be a cache key)
         if value not in self._times:
             self._times[value] = _when(meta, key)
         return self._times[value]
@@ -159,23 +161,36 @@ def _str(meta: Mapping[str, Any], key: str | None) -> str | None:
     value = meta.get(key)
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return value
+    # A number names a source or a hash well enough; a list or a table names nothing (its
+    # repr as a path would make the chunk look orphaned).
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _int(meta: Mapping[str, Any], key: str | None) -> int | None:
+    """A chunk index: a whole number from 0, else None (a bool, -1 or 2.5 is no index)."""
     value = meta.get(key) if key is not None else None
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    if value is None or isinstance(value, bool):
         return None
+    try:
+        if isinstance(value, float):
+            number = int(value) if value.is_integer() else -1
+        elif isinstance(value, int | str):
+            number = int(value)
+        else:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return number if number >= 0 else None
 
 
 def _when(meta: Mapping[str, Any], key: str | None) -> datetime | None:
     if key is None or meta.get(key) in (None, ""):
         return None
     value = meta[key]
+    if isinstance(value, bool):
+        return None
     try:
         if isinstance(value, int | float):
             return datetime.fromtimestamp(float(value), tz=UTC)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,10 +36,19 @@ class SourceStamp:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SourceProblem:
-    """A file the catalog skipped, and why (undecodable, link out of root, unreadable)."""
+    """A source the catalog could not use, and why: undecodable, unreadable, vanished, too
+    large, a link out of the root, or a directory it could not list.
+
+    Never a deleted source: chunks recorded for ``path`` (or, for a directory, anywhere
+    under it) are `unreadable`, not orphaned, and are never deleted.
+    """
 
     path: str
+    """Relative to the catalog root, POSIX separators; ``.`` for the root itself. Bytes of
+    a name that were not UTF-8 are escaped (``x\\xff.md``)."""
     reason: str
+    directory: bool = False
+    """The directory itself could not be listed: everything under it is unknown."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -132,6 +141,8 @@ class RunResult:
     """Source hashes seen by this run, stored with it so the next run need not re-read."""
     memos: Mapping[str, Any] | None = None
     """Analysis results by input hash, used or made by this run, kept for the next."""
+    gates: tuple[Evaluation, ...] = ()
+    """The job's gate rules evaluated on this run's figures (set by the runner)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -295,3 +306,62 @@ class JobDeadline:
     last_success_at: datetime | None
     overdue_since: datetime | None
     """The missed slot, or None while the job is on time (or has never run)."""
+
+
+# -- response logs ------------------------------------------------------------
+
+
+class ScoreKind(enum.StrEnum):
+    """What a retrieval score measures: lower is nearer (distance) or higher is (similarity)."""
+
+    DISTANCE = "distance"
+    SIMILARITY = "similarity"
+
+
+class RetrievedChunk(NamedTuple):
+    """One chunk a response was given, in rank order.
+
+    A tuple rather than a dataclass: a day of logs holds millions, and it is built per line.
+    """
+
+    id: str | None
+    """The store's chunk id; None when the log carried only the text."""
+    score: float | None = None
+    score_kind: ScoreKind | None = None
+    text: str | None = None
+    source: str | None = None
+    """The source the log's own metadata names (e.g. LangChain's ``source``), if any."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResponseRecord:
+    """One answer of the application as its logs tell it: question, chunks, answer."""
+
+    id: str
+    """Unique per response (a trace id for OTLP traces); ingestion is idempotent on it."""
+    time: datetime
+    """When the response started, aware UTC."""
+    query: str | None
+    answer: str | None
+    chunks: tuple[RetrievedChunk, ...] = ()
+    context: str | None = None
+    """The context text handed to the model, when logged."""
+    grounding: float | None = None
+    feedback: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChunkLineage:
+    """What the latest freshness audit knew of one chunk id when a response was ingested."""
+
+    chunk_id: str
+    chunk_class: str
+    """fresh, stale, suspect, orphaned, moved, untraceable, unverified; ``unknown`` when no
+    audit knew the chunk; ``unknown_chunk`` when the store does not hold it."""
+    source_id: str | None = None
+    source_version: str | None = None
+    """The source version the chunk was embedded from: ``sha256:...`` or ``embedded:ISO``."""
+    current_version: str | None = None
+    """The source's version at the audit: ``sha256:...``; None when the source is gone."""
+    freshness_run: int | None = None

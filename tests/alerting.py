@@ -5,33 +5,68 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-import time
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
-from monitor.config import Config, config_from_dict
+from jobs.registry import config_from_dict
+from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.records import Finding, Metric, RunResult, RunStatus, Severity
 from tests.conftest import free_port
 
-FAST_RETRY = {"budget": "0.5s", "initial_backoff": "0.05s", "max_backoff": "0.2s"}
-"""Retry settings that keep a failing delivery under a second."""
+FAST_RETRY = {"budget": "1h", "initial_backoff": "0.01s", "max_backoff": "0.02s", "max_attempts": 3}
+"""Retry settings that end by their count, never by the clock: a failing delivery makes
+exactly three attempts however busy the machine is (the budget is tested on its own, with
+a `VirtualClock`)."""
 
 
-def alert_config(tmp_path: Path, *, jobs: dict[str, Any] | None = None, **alerts: Any) -> Config:
-    """A config with an [alerts] section; store and sources exist but are never read."""
+class VirtualClock:
+    """A monotonic clock that only moves when something sleeps on it (or `advance` is
+    called): pass ``clock=vc.monotonic, sleep=vc.sleep`` where the code takes them, and a
+    retry budget is spent by the backoffs alone, never by a slow machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+        with self._lock:
+            self.slept.append(seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+def alert_config(
+    tmp_path: Path,
+    *,
+    jobs: dict[str, Any] | None = None,
+    freshness: dict[str, Any] | None = None,
+    history_url: str | None = None,
+    **alerts: Any,
+) -> Config:
+    """A config with an [alerts] section; store and sources exist but are never read.
+    The history is a SQLite file in ``tmp_path`` unless ``history_url`` names another."""
     (tmp_path / "docs").mkdir(exist_ok=True)
     data: dict[str, Any] = {
         "store": {"path": str(tmp_path / "chroma"), "collection": "docs"},
         "sources": {"root": str(tmp_path / "docs")},
-        "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+        "history": {"url": history_url or f"sqlite:///{tmp_path / 'history.db'}"},
         "alerts": {"retry": FAST_RETRY, **alerts},
         "jobs": jobs or {},
+        "freshness": freshness or {},
     }
     return config_from_dict(data, base_dir=tmp_path)
 
@@ -44,6 +79,7 @@ def store_run(
     started_at: datetime | None = None,
     findings: tuple[Finding, ...] = (),
     labels: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> int:
     """Record a completed run with these figures, as a job would."""
     if isinstance(metrics, dict):
@@ -59,9 +95,39 @@ def store_run(
             summary="stored by a test",
             metrics=tuple(metrics),
             findings=findings,
+            details=details or {},
         ),
     )
     return run_id
+
+
+def empty_freshness_result() -> dict[str, Any]:
+    """The stored result of a freshness audit of an empty store, for runs made by tests."""
+    from monitor.freshness.results import (
+        AgeStats,
+        ClassCounts,
+        EmbeddingSummary,
+        FreshnessResult,
+        Shares,
+    )
+
+    return FreshnessResult(
+        collection="docs",
+        store="chroma",
+        audited_at=datetime(2026, 11, 24, tzinfo=UTC),
+        chunks=0,
+        documents=0,
+        counts=ClassCounts(chunks={}, documents={}),
+        shares=Shares(stale=0.0, orphaned=0.0, coverage=1.0),
+        staleness_age_seconds=AgeStats(),
+        newest_embedding=None,
+        newest_source_change=None,
+        embedding=EmbeddingSummary(models_in_metadata={}),
+        conflicts=(),
+        untraceable=(),
+        source_reads=0,
+        source_problems=(),
+    ).to_json()
 
 
 def stale_finding(doc: str, chunks: int) -> Finding:
@@ -83,10 +149,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def every_row(history: HistoryStore) -> str:
     """Every row of every table of the history database, as one string."""
     out = []
+    tables = inspect(history.engine).get_table_names()
     with history.engine.connect() as conn:
-        tables = [
-            r[0] for r in conn.execute(text("select name from sqlite_master where type = 'table'"))
-        ]
         for table in tables:
             for row in conn.execute(text(f'select * from "{table}"')):
                 out.append(f"{table}: {tuple(row)!r}")
@@ -108,14 +172,15 @@ class WebhookServer:
     """A real HTTP server on a free localhost port that answers from a script.
 
     Each POST takes the next behaviour from ``script`` (then ``default``): ``"ok"`` (200),
-    ``"error"`` (500), ``"bad"`` (400) or ``"hang"`` (sleep ``hang`` seconds, past the
-    client's timeout, then 200). Every request is recorded, accepted ones separately.
+    ``"error"`` (500), ``"bad"`` (400) or ``"hang"`` (no answer until the server stops, so
+    the client's timeout always fires first, on a fast machine or a loaded one). Every
+    request is recorded, accepted ones separately.
     """
 
-    def __init__(self, *, hang: float = 1.0):
+    def __init__(self) -> None:
         self.script: deque[str] = deque()
         self.default = "ok"
-        self.hang = hang
+        self.released = threading.Event()
         self.requests: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -133,7 +198,7 @@ class WebhookServer:
                     server.requests.append(record)
                     behaviour = server.script.popleft() if server.script else server.default
                 if behaviour == "hang":
-                    time.sleep(server.hang)
+                    server.released.wait(60)
                 code = {"ok": 200, "hang": 200, "error": 500, "bad": 400}[behaviour]
                 try:
                     self.send_response(code)
@@ -164,6 +229,7 @@ class WebhookServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

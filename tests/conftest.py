@@ -114,3 +114,31 @@ def embedder() -> Any:
 @pytest.fixture()
 def open_store() -> Callable[[StoreConfig], ChromaStore]:
     return ChromaStore.from_config
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A throw-away PostgreSQL server for the session (`tests.postgres.PostgresServer`)."""
+    from tests.postgres import running_postgres
+
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty history database: a SQLite file, then a PostgreSQL
+    database on the session's server, so each test using it runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.db'}"
+    return str(request.getfixturevalue("postgres").new_database())
+
+
+@pytest.fixture()
+def history(history_url: str) -> Iterator[Any]:
+    """A migrated `HistoryStore` on ``history_url`` (SQLite and PostgreSQL)."""
+    from monitor.history import HistoryStore
+
+    store = HistoryStore.open(history_url)
+    yield store
+    store.engine.dispose()

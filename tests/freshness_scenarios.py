@@ -6,7 +6,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from monitor.config import ChunkingConfig, Config, StoreConfig, config_from_dict
+from jobs.registry import config_from_dict
+from monitor.config import ChunkingConfig, Config, StoreConfig
 from monitor.history import HistoryStore
 from monitor.ingest import index_sources
 from monitor.records import RunResult
@@ -39,10 +40,21 @@ def long_doc(title: str, *extra: str) -> str:
 
 
 def make_config(
-    tmp_path: Path, store_path: Path, collection: str, docs: Path, **sections: Any
+    tmp_path: Path,
+    store_path: Path | StoreConfig,
+    collection: str,
+    docs: Path,
+    **sections: Any,
 ) -> Config:
+    """A config over ``docs``; the store an embedded directory and a collection name, or a
+    whole `StoreConfig` (embedded or a server; ``collection`` is then ignored)."""
+    if isinstance(store_path, StoreConfig):
+        store = store_path.model_dump(exclude_none=True, exclude_defaults=True)
+        store["collection"] = store_path.collection
+    else:
+        store = {"path": str(store_path), "collection": collection}
     data: dict[str, Any] = {
-        "store": {"path": str(store_path), "collection": collection},
+        "store": store,
         "sources": {"root": str(docs)},
         "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
     }
@@ -64,11 +76,11 @@ def audit_now(config: Config, *, full: bool = False) -> RunResult:
 def audit_and_store(config: Config, job: str = "freshness") -> RunResult:
     """Run the job as `ragmon run` does, so the next run sees this one's stamps and memos."""
     from jobs import registry
-    from jobs.runner import execute
+    from jobs.runner import execute, standard_hooks
 
     history = HistoryStore.open(config.history_url)
     try:
-        outcome = execute(registry.get(job), config, history)
+        outcome = execute(registry.get(job), config, history, hooks=standard_hooks())
         assert outcome.error is None, outcome.error
         assert outcome.result is not None
         return outcome.result

@@ -80,18 +80,26 @@ class World:
         return HistoryStore.open(self.history_url)
 
 
-def build_world(root: Path) -> World:
-    """Docs and a collection whose chunks are exactly their paragraphs (all fresh)."""
-    docs = root / "docs"
+def world_chunks() -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """Ids, texts and metadata of the world's chunks: exactly the paragraphs of `DOCS`."""
     ids, texts, metadatas = [], [], []
     for rel, paragraphs in DOCS.items():
-        path = docs / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
         for index, text in enumerate(paragraphs):
             ids.append(f"{rel}#{index}")
             texts.append(text)
             metadatas.append({"source": rel})
+    return ids, texts, metadatas
+
+
+def build_world(root: Path, *, history_url: str | None = None) -> World:
+    """Docs and a collection whose chunks are exactly their paragraphs (all fresh); the
+    history in a SQLite file under ``root`` unless ``history_url`` names another."""
+    docs = root / "docs"
+    for rel, paragraphs in DOCS.items():
+        path = docs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    ids, texts, metadatas = world_chunks()
     fill_collection(
         StoreConfig(path=root / "chroma", collection="docs"),
         ids,
@@ -102,7 +110,7 @@ def build_world(root: Path) -> World:
         root=root,
         docs=docs,
         store=root / "chroma",
-        history_url=f"sqlite:///{root / 'history.db'}",
+        history_url=history_url or f"sqlite:///{root / 'history.db'}",
     )
 
 

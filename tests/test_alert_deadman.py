@@ -142,7 +142,8 @@ def test_ingestion_stall_needs_a_change_after_the_last_embedding_for_long_enough
 
 def test_the_alerts_job_is_registered_and_runs_from_the_cli(tmp_path):
     spec = registry.get("alerts")
-    assert (spec.schedule, spec.after) == ("*/5 * * * *", ("freshness", "embeddings"))
+    assert (spec.schedule, spec.after_signals) == ("*/5 * * * *", True)
+    assert registry.ordered(["alerts", "freshness"]) == ["freshness", "alerts"]
     assert spec.description == (
         "Re-evaluate alert rules and the dead man's switch; retry pending deliveries."
     )
@@ -168,3 +169,22 @@ def test_the_alerts_job_is_registered_and_runs_from_the_cli(tmp_path):
     assert [a["rule"] for a in body["firing"]] == ["stale-share"]
     assert (body["delivered"], body["pending"]) == (1, 0)
     assert [n["rule"] for n in read_jsonl(tmp_path / "alerts.jsonl")] == ["stale-share"]
+
+
+@pytest.mark.parametrize("grace", ["10m", "2h"])
+def test_status_and_the_dead_mans_switch_agree_on_what_is_overdue(tmp_path, grace):
+    """One deadline(): the same jobs overdue in `status` and in the switch, whatever the grace."""
+    from jobs.alerts import job_deadlines
+    from jobs.status import job_statuses
+
+    config = alert_config(tmp_path, dead_mans_switch={"grace": grace})
+    history = HistoryStore.open(config.history_url)
+    _ran(history, "freshness", T0)  # succeeded once; next slot 07:00
+    _ran(history, "report", T0, ok=False)  # failed since its first run; next slot tomorrow 06:30
+    for now in (T0 + 30 * MIN, T0 + 71 * MIN, T0 + 4 * 60 * MIN, T0 + 25 * 60 * MIN):
+        status = {s.name: s.overdue_since for s in job_statuses(config, history, now=now)}
+        switch = {d.job: d.overdue_since for d in job_deadlines(config, history, now)}
+        assert status == switch, now
+    overdue_late = {j for j, since in switch.items() if since is not None}
+    assert overdue_late == {"freshness", "report"}  # alerts never ran: "never run", not overdue
+    history.engine.dispose()

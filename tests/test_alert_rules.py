@@ -6,15 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs import registry
+from jobs.registry import load_config
 from monitor.alerts.engine import collect
 from monitor.alerts.figures import fingerprint
-from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.history import HistoryStore
 from monitor.history.alerts import AlertStore
 from monitor.records import Metric, Severity
 from tests.alerting import alert_config, stale_finding, store_run
 
+WARN = Severity.WARNING
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
 
@@ -41,22 +43,38 @@ def _firing(config, history, now=T0):
 
 def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_path):
     default = alert_config(tmp_path)
-    assert [
-        (r.name, r.metric, dict(r.labels), r.op, r.threshold, r.severity)
+    freshness = [
+        (r.name, r.metric, dict(r.labels), r.op, r.threshold, r.severity, r.gate, r.enabled)
         for r in default.alerts.rules
-    ] == [
-        ("stale-share", "stale_share", {}, ">", 0.05, Severity.WARNING),
-        ("orphans", "chunks", {"class": "orphaned"}, ">", 0.0, Severity.WARNING),
-        ("model-mismatch", "model_mismatch", {}, ">=", 1.0, Severity.CRITICAL),
+        if r.job == "freshness"
+    ]
+    assert freshness == [
+        ("stale-share", "stale_share", {}, ">", 0.05, Severity.WARNING, True, True),
+        ("orphans", "orphaned_chunks", {}, ">", 0.0, Severity.WARNING, True, True),
+        ("unreadable-sources", "chunks", {"class": "unreadable"}, ">", 0.0, WARN, True, True),
+        ("missing-documents", "documents", {"class": "missing"}, ">", 0.0, WARN, True, False),
         (
             "staleness-age",
             "staleness_age_seconds",
             {"stat": "p95"},
             ">",
             604800.0,
-            Severity.WARNING,
+            WARN,
+            False,
+            True,
         ),
     ]
+    # The vector check is the daily `embeddings` job's, and so is its rule.
+    embeddings = [
+        (r.name, r.metric, r.op, r.threshold, r.severity, r.gate)
+        for r in default.alerts.rules
+        if r.job == "embeddings"
+    ]
+    assert embeddings == [("model-mismatch", "model_mismatch", ">=", 1.0, Severity.CRITICAL, True)]
+    # Every registered job's rules are there, each naming its job, in registry order.
+    declared = [(spec.name, r.name) for spec in registry.all_jobs().values() for r in spec.rules]
+    assert [(r.job, r.name) for r in default.alerts.rules] == declared
+    assert {job for job, _ in declared} >= {"freshness", "chunking", "embeddings"}
 
     tuned = alert_config(
         tmp_path,
@@ -76,13 +94,32 @@ def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_pa
     assert none.alerts.rules == []
 
 
+def test_old_freshness_keys_are_aliases_of_the_built_in_rules(tmp_path):
+    config = alert_config(
+        tmp_path,
+        freshness={"max_stale_share": 0.3, "max_missing": 2, "fail_on_model_mismatch": False},
+    )
+    rules = {r.name: r for r in config.alerts.rules}
+    assert rules["stale-share"].threshold == 0.3
+    assert (rules["missing-documents"].enabled, rules["missing-documents"].threshold) == (True, 2)
+    assert rules["model-mismatch"].gate is False
+
+    with pytest.raises(ConfigError) as raised:
+        alert_config(
+            tmp_path,
+            freshness={"max_stale_share": 0.3},
+            rules=[{"name": "stale-share", "threshold": 0.1}],
+        )
+    assert "its threshold is set twice, by freshness.max_stale_share" in str(raised.value)
+
+
 def test_default_rules_fire_on_freshness_figures(tmp_path, history):
     config = alert_config(tmp_path)
     store_run(
         history,
         [
             Metric(name="stale_share", value=0.22, labels={"collection": "docs"}),
-            Metric(name="chunks", value=5, labels={"collection": "docs", "class": "orphaned"}),
+            Metric(name="orphaned_chunks", value=5, labels={"collection": "docs"}),
             Metric(name="chunks", value=40, labels={"collection": "docs", "class": "fresh"}),
             Metric(
                 name="staleness_age_seconds",
@@ -107,7 +144,7 @@ def test_default_rules_fire_on_freshness_figures(tmp_path, history):
     evaluations = _evaluate(config, history)
 
     assert _firing(config, history) == [
-        ("orphans", {"class": "orphaned", "collection": "docs"}),
+        ("orphans", {"collection": "docs"}),
         ("stale-share", {"collection": "docs"}),
         ("staleness-age", {"collection": "docs", "stat": "p95"}),
     ]
@@ -323,7 +360,7 @@ def test_only_completed_runs_of_the_rules_job_count(tmp_path, history):
             '[[alerts.rules]]\nname = "stale-share"\nthreshhold = 0.1\n',
             "key 'alerts.rules': rule 'stale-share': unknown key 'threshhold' (expected one of: "
             "name, metric, labels, job, op, threshold, severity, for_runs, change, baseline, "
-            "cooldown, description, finding_kinds, enabled)",
+            "cooldown, description, finding_kinds, enabled, gate)",
         ),
         (
             '[alerts.channels.ops]\nkind = "sms"\n',
@@ -361,6 +398,7 @@ def test_every_commented_alerts_key_of_the_starter_config_is_valid():
     import re
     import tomllib
 
+    from jobs.registry import builtin_rules
     from jobs.setup import render_config
     from monitor.alerts.settings import AlertsSettings
 
@@ -378,15 +416,13 @@ def test_every_commented_alerts_key_of_the_starter_config_is_valid():
             lines.append(line)
         elif match := re.match(r"^# (\[\[?alerts[^\]]*\]\]?|[a-z_]+ = .*)$", line):
             lines.append(match.group(1).split("  #")[0])
-    settings = AlertsSettings.model_validate(tomllib.loads("\n".join(lines))["alerts"])
+    raw = tomllib.loads("\n".join(lines))
+    settings = AlertsSettings.model_validate(
+        raw["alerts"], context={"builtin_rules": builtin_rules(raw)}
+    )
     assert sorted(settings.channels) == ["console", "log", "oncall", "ops", "team"]
-    assert [r.name for r in settings.rules] == [
-        "stale-share",
-        "orphans",
-        "model-mismatch",
-        "staleness-age",
-        "coverage-drop",
-    ]
+    declared = [r.name for spec in registry.all_jobs().values() for r in spec.rules]
+    assert [r.name for r in settings.rules] == [*declared, "coverage-drop"]
     assert {k for k in AlertsSettings.model_fields} <= {line.split(" = ")[0] for line in lines} | {
         "rules",
         "channels",

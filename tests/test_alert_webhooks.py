@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from jobs import registry
 from jobs.alerts import evaluate_alerts
-from jobs.runner import execute
+from jobs.freshness import RULES
+from jobs.runner import execute, standard_hooks
 from monitor.alerts.figures import fingerprint
-from monitor.alerts.settings import DEFAULT_RULES
 from monitor.history import HistoryStore
-from tests.alerting import WebhookServer, alert_config, every_row, outbox, stale_finding, store_run
+from tests.alerting import (
+    VirtualClock,
+    WebhookServer,
+    alert_config,
+    every_row,
+    outbox,
+    stale_finding,
+    store_run,
+)
 from tests.conftest import free_port
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -27,7 +34,7 @@ REPORT = "https://reports.example.com/ragmon/index.html"
 
 @pytest.fixture()
 def server():
-    with WebhookServer(hang=1.0) as running:
+    with WebhookServer() as running:
         yield running
 
 
@@ -73,7 +80,7 @@ def test_generic_json_and_slack_blocks_are_exactly_as_documented(tmp_path, monke
         "rule": "stale-share",
         "severity": "warning",
         "summary": "stale_share{collection=docs} = 30% (threshold > 5%)",
-        "description": DEFAULT_RULES["stale-share"]["description"],
+        "description": next(r for r in RULES if r.name == "stale-share").description,
         "labels": {"collection": "docs"},
         "metric": "stale_share",
         "value": 0.3,
@@ -156,11 +163,11 @@ def test_http_500_is_retried_then_pending_then_delivered_on_the_next_run(
     store_run(history, {"stale_share": 0.3})
     server.default = "error"
 
-    outcome = execute(registry.get("alerts"), config, history)
+    outcome = execute(registry.get("alerts"), config, history, hooks=standard_hooks())
 
     assert outcome.error is None and outcome.status == "ok"
     tries = len(server.requests)
-    assert tries >= 3  # retried with backoff inside the 0.5 s budget
+    assert tries == 3  # retried with backoff up to max_attempts (FAST_RETRY)
     assert outbox(history) == [
         {
             "channel": "hook",
@@ -187,24 +194,99 @@ def test_http_500_is_retried_then_pending_then_delivered_on_the_next_run(
     assert len(server.accepted) == 1  # never sent again once delivered
 
 
-def test_a_receiver_that_hangs_times_out_within_the_budget(tmp_path, monkeypatch, server):
+def test_a_receiver_that_hangs_times_out_and_retries_stop_at_the_budget(
+    tmp_path, monkeypatch, server
+):
     config, history = _config(tmp_path, monkeypatch, server, slack=False)
+    config = _with_retry(config, budget="0.5s", initial="0.05s", most="0.2s", attempts=10)
     store_run(history, {"stale_share": 0.3})
     server.default = "hang"
+    clock = VirtualClock()  # the budget is spent by the backoffs alone
 
-    started = time.monotonic()
-    report = evaluate_alerts(config, history, now=T0)
-    elapsed = time.monotonic() - started
+    report = evaluate_alerts(config, history, now=T0, clock=clock.monotonic, sleep=clock.sleep)
 
-    assert elapsed < 0.5 + 0.2 + 0.5  # budget + the attempt in flight + slack
+    # Backoffs 0.05, 0.1, 0.2 fit in the 0.5 s budget; the next (0.2) would end past it.
+    assert clock.slept == [0.05, 0.1, 0.2]
+    assert len(server.requests) == 4
     assert report.delivery.failures == {"hook": "timed out after 0.2 s"}
     (row,) = outbox(history)
-    assert (row["status"], row["last_error"]) == ("pending", "timed out after 0.2 s")
-    assert row["attempts"] >= 2
+    assert (row["status"], row["last_error"], row["attempts"]) == (
+        "pending",
+        "timed out after 0.2 s",
+        4,
+    )
 
     server.default = "ok"
     evaluate_alerts(config, history, now=T0 + timedelta(minutes=5))
     assert [r["json"]["kind"] for r in server.accepted] == ["firing"]
+
+
+def test_the_attempt_in_flight_counts_against_the_budget():
+    """Pure retry logic: attempts that each take their 0.2 s timeout (on a virtual clock)
+    use the budget up too, so a 0.5 s budget allows two, not four."""
+    from monitor.alerts.delivery import send_with_retry
+    from monitor.alerts.redact import Redactor
+    from monitor.alerts.settings import RetrySettings
+    from monitor.errors import DeliveryError
+
+    clock = VirtualClock()
+
+    class SlowChannel:
+        name = "slow"
+
+        def send(self, notification):
+            clock.advance(0.2)  # the attempt waited for its timeout
+            raise DeliveryError("slow", "timed out after 0.2 s", retryable=True)
+
+        def describe(self):
+            return "a channel that always times out"
+
+    retry = RetrySettings.model_validate(
+        {"budget": "0.5s", "initial_backoff": "0.05s", "max_backoff": "0.2s", "max_attempts": 10}
+    )
+    attempt = send_with_retry(
+        SlowChannel(),
+        _notification(),
+        retry,
+        redact=Redactor(()),
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+    )
+    # 0.2 (attempt) + 0.05 (backoff) + 0.2 (attempt) = 0.45; another backoff of 0.1 would
+    # end at 0.55, past the budget: stop.
+    assert (attempt.delivered, attempt.attempts) == (False, 2)
+    assert clock.slept == [0.05]
+    assert clock.now <= 0.5 + 0.2  # the budget plus at most the attempt in flight
+
+
+def _notification():
+    from monitor.records import Notification, NotificationKind, Severity
+
+    return Notification(
+        id="n1",
+        kind=NotificationKind.TEST,
+        fingerprint="test",
+        rule="test",
+        severity=Severity.INFO,
+        summary="s",
+        description="d",
+        at=T0,
+        labels={},
+        report=None,
+    )
+
+
+def _with_retry(config, *, budget, initial, most, attempts):
+    retry = {
+        "budget": budget,
+        "initial_backoff": initial,
+        "max_backoff": most,
+        "max_attempts": attempts,
+    }
+    alerts = config.alerts.model_copy(
+        update={"retry": type(config.alerts.retry).model_validate(retry)}
+    )
+    return config.model_copy(update={"alerts": alerts})
 
 
 def test_later_notices_wait_behind_a_failed_one_and_keep_their_order(tmp_path, monkeypatch, server):
@@ -261,7 +343,7 @@ def test_webhook_urls_never_reach_the_logs_or_the_history_store(
         server.default = behaviour
         store_run(history, {"stale_share": 0.0 if behaviour in ("hang", "ok") else 0.3})
         evaluate_alerts(config, history, now=datetime.now(UTC))
-    execute(registry.get("alerts"), config, history)
+    execute(registry.get("alerts"), config, history, hooks=standard_hooks())
 
     assert "delivery failed after" in caplog.text  # failures were logged ...
     for secret in (HOOK_PATH, SLACK_PATH, "SECRET-TOKEN", "SLACKSECRET"):

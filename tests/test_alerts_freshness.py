@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from jobs import registry
-from jobs.runner import execute
+from jobs.runner import execute, standard_hooks
 from monitor.history import HistoryStore
 from monitor.history.alerts import AlertStore
-from tests.alerting import WebhookServer, outbox, read_jsonl
+from tests.alerting import FAST_RETRY, WebhookServer, outbox, read_jsonl
 from tests.conftest import fill_collection
 from tests.freshness_scenarios import long_doc, make_config, write
 
@@ -41,7 +41,7 @@ def world(tmp_path, monkeypatch):
             freshness={"embedding_sample": 0, "duplicates_sample": 0},
             alerts={
                 "report_url": "report/index.html",
-                "retry": {"budget": "0.3s", "initial_backoff": "0.05s"},
+                "retry": FAST_RETRY,
                 "channels": {
                     "console": {"kind": "console"},
                     "file": {"kind": "jsonl", "path": "alerts.jsonl"},
@@ -56,7 +56,7 @@ def world(tmp_path, monkeypatch):
 
 
 def _run(config, history):
-    outcome = execute(registry.get("freshness"), config, history)
+    outcome = execute(registry.get("freshness"), config, history, hooks=standard_hooks())
     assert outcome.error is None
     return outcome
 

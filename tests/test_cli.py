@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import cli
-from monitor.config import load_config
+from jobs.registry import load_config
 
 
 def _invoke(*args, **kwargs):

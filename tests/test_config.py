@@ -9,7 +9,9 @@ import pytest
 from monitor.config import Config, config_from_dict, load_config
 from monitor.errors import ConfigError
 
-STORE_KEYS = "kind, path, host, port, ssl, auth_token_env, collection, page_size, snapshot"
+STORE_KEYS = (
+    "kind, path, host, port, ssl, auth_token_env, collection, page_size, snapshot, timeout_seconds"
+)
 
 
 def write(tmp_path: Path, text: str, *, docs: bool = True, name: str = "ragmon.toml") -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 
+from monitor.freshness.results import FreshnessResult
 from tests.freshness_scenarios import audit_and_store, langchain_index, make_config, write
 
 RELEASE = """# acme {version} released
@@ -58,13 +59,11 @@ def test_only_planted_conflicts_are_found_and_grouped(tmp_path, embedder):
     langchain_index(config.store, docs, embedder, recorded_prefix="docs/")
 
     result = audit_and_store(config)
-    conflicts = result.details["conflicts"]
-
-    (group,) = conflicts
-    assert group["source_ids"] == ["about.md", "intro.md", "index.md"]
-    assert group["values"] == ["1000", "1500", "2000"]
-    assert group["newest"] == {"source_id": "index.md", "value": "2000"}
-    assert group["template"] == CLAIM.format(n="N")
+    (group,) = FreshnessResult.from_json(result.details).conflicts
+    assert [v.source_id for v in group.voices] == ["about.md", "intro.md", "index.md"]
+    assert group.values == ["1000", "1500", "2000"]
+    assert (group.newest.source_id, group.newest.value) == ("index.md", "2000")
+    assert group.template == CLAIM.format(n="N")
     (finding,) = [f for f in result.findings if f.kind == "conflicting_duplicate"]
     assert finding.message.startswith(
         f"3 documents say “{CLAIM.format(n='N')}” with 3 different values: 1000 (about.md, oldest)"

@@ -220,3 +220,23 @@ def test_sigterm_to_a_run_records_it_interrupted_and_frees_the_lock(world):
     (run,) = history.runs("freshness")
     assert (run.status, run.error) == (RunStatus.INTERRUPTED, "interrupted")
     assert JobLocks(history.engine).leases() == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "slot"),
+    [
+        ("*/2 * * * * *", "2026-11-27 20:04:48"),
+        ("* * * * * *", "2026-11-27 20:04:49"),
+        ("0 * * * *", "2026-11-27 20:00:00"),
+        ("30 6 * * *", "2026-11-27 06:30:00"),
+        ("0 0 1 1 *", "2026-01-01 00:00:00"),
+        ("4 20 * * 5", "2026-11-27 20:04:00"),  # a Friday, this very minute
+    ],
+)
+def test_the_slot_a_scheduled_run_serves_is_the_last_one_due(expression, slot):
+    from jobs.schedules import previous_fire
+
+    at = datetime(2026, 11, 27, 20, 4, 49, 500_000, tzinfo=UTC)
+    assert previous_fire(expression, at) == datetime.fromisoformat(slot).replace(tzinfo=UTC)
+    exact = datetime.fromisoformat(slot).replace(tzinfo=UTC)
+    assert previous_fire(expression, exact) == exact  # a slot serves itself

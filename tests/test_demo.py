@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 from jobs.demo import run_demo
+from jobs.demo_rechunk import BAD_DOCUMENTS, FOOTER
+from jobs.registry import load_config
 from jobs.setup import last_details
-from monitor.config import load_config
+from monitor.freshness.results import FreshnessResult
 from monitor.history import HistoryStore
+from monitor.stores import open_store
 
 
 def test_demo_finds_every_planted_drift(tmp_path, capsys):
@@ -38,12 +41,30 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
     assert len(vacation["chunk_ids"]["stale"]) == 1
     assert [e["diff"] for e in vacation["edits"].values()] == ["- 20 + 25"]
     assert [e["diff"] for e in by_doc["products/warranty.txt"]["edits"].values()] == ["- 24 + 36"]
+    # the bad re-ingest of three files, against the chunking run made right after indexing
+    chunking = last_details(history, "chunking")
+    changed = {c["document"]: c for c in chunking["comparison"]["documents"]}
+    assert set(changed) == set(BAD_DOCUMENTS)
+    assert all(
+        c["shares_after"]["truncated"] > c["shares_before"]["truncated"] for c in changed.values()
+    )
+    assert FOOTER in [b["text"] for b in chunking["snapshot"]["boilerplate"]]
+    run = history.last_success("chunking")
+    assert run is not None and run.status == "findings"  # its truncation gate fired
+    assert chunking["snapshot"]["shares"]["truncated"] > 0.01
+
     # One grouped conflict, documents oldest first, the newest value marked.
-    (conflict,) = details["conflicts"]
-    assert conflict["source_ids"] == ["faq/hr-faq.md", "handbook/vacation-policy.md"]
-    assert conflict["values"] == ["15", "20"]
-    assert conflict["newest"] == {"source_id": "handbook/vacation-policy.md", "value": "20"}
-    assert conflict["template"] == "Full-time employees receive N days of paid vacation per year."
+    (conflict,) = FreshnessResult.from_json(details).conflicts
+    assert [v.source_id for v in conflict.voices] == [
+        "faq/hr-faq.md",
+        "handbook/vacation-policy.md",
+    ]
+    assert conflict.values == ["15", "20"]
+    assert (conflict.newest.source_id, conflict.newest.value) == (
+        "handbook/vacation-policy.md",
+        "20",
+    )
+    assert conflict.template == "Full-time employees receive N days of paid vacation per year."
 
     # the staleness alert, on the console and in the JSONL file
     assert "ALERT FIRING [warning] stale-share: stale_share{collection=handbook} = " in (
@@ -57,3 +78,23 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
         ("firing", "warning", {"collection": "handbook"})
     ]
     assert any("handbook/vacation-policy.md" in f for f in stale[0]["findings"])
+
+    # the app's response log, ingested with each chunk's lineage
+    logs = last_details(history, "ingest-logs")
+    # Unknown: the planted id, and the ids of the chunks the bad re-ingest replaced.
+    logged = [
+        hit["id"]
+        for line in (workdir / "logs" / "responses.jsonl").read_text().splitlines()
+        for hit in json.loads(line)["chunks"]
+    ]
+    with open_store(load_config(workdir / "ragmon.toml").store) as store:
+        held = {c.id for c in store.get(sorted(set(logged)))}
+    gone = [i for i in logged if i not in held]
+    assert "deleted-long-ago" in gone and len(gone) > 1
+    assert (logs["responses"], logs["unknown_chunks"], logs["quarantined"]) == (120, len(gone), {})
+    from jobs.setup import queue_with_retrievals
+
+    config = load_config(workdir / "ragmon.toml")
+    queue = queue_with_retrievals(history, details, config)
+    assert all(isinstance(item.retrievals, int) for item in queue)
+    assert sum(item.retrievals for item in queue) > 0

@@ -347,8 +347,8 @@ def test_read_text_of_deleted_file_raises(root):
     with pytest.raises(SourceFileError) as info:
         catalog.read_text(doc)
     assert info.value.path == "gone.md"
-    assert info.value.reason == "the file no longer exists"
-    assert str(info.value) == "gone.md: the file no longer exists"
+    assert info.value.reason == "vanished during the run"
+    assert str(info.value) == "gone.md: vanished during the run"
 
 
 def test_file_deleted_between_listing_and_stat_is_reported(root):
@@ -361,7 +361,7 @@ def test_file_deleted_between_listing_and_stat_is_reported(root):
     b.unlink()
     assert list(docs) == []
     assert [p.path for p in catalog.problems] == ["b.md"]
-    assert catalog.problems[0].reason.startswith("cannot be read")
+    assert catalog.problems[0].reason == "vanished during the run"
 
 
 # --- properties of the normalisation --------------------------------------------------------

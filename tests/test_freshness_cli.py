@@ -10,6 +10,8 @@ import json
 from click.testing import CliRunner
 
 from jobs.cli import cli
+from monitor.freshness.results import FreshnessResult
+from monitor.freshness.states import DocClass
 from tests.freshness_scenarios import long_doc, make_config, ragmon_index, write
 
 
@@ -59,8 +61,10 @@ def test_threshold_crossed_exits_1_and_json_follows_the_schema(tmp_path, embedde
         "moved",
         "untraceable",
         "unverified",
+        "unreadable",
     }
-    assert {c["name"]: c["crossed"] for c in body["thresholds"]}["max_stale_share"] is True
+    assert {c["rule"]: c["crossed"] for c in payload["thresholds"]}["stale-share"] is True
+    assert FreshnessResult.from_json(body).by_document["b.md"].status is DocClass.STALE
 
 
 def test_fix_queue_as_json_and_csv(tmp_path, embedder):
@@ -87,6 +91,7 @@ def test_fix_queue_as_json_and_csv(tmp_path, embedder):
         "action",
         "chunks",
         "age_days",
+        "changed_share",
         "retrievals",
         "target",
         "reason",

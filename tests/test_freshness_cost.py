@@ -76,6 +76,6 @@ def test_the_embedding_check_is_its_own_daily_job():
     jobs = registry.all_jobs()
     assert jobs["embeddings"].schedule == "45 2 * * *"
     assert jobs["freshness"].schedule == "0 * * * *"
-    from monitor.alerts.settings import DEFAULT_RULES
-
-    assert DEFAULT_RULES["model-mismatch"]["job"] == "embeddings"
+    assert jobs["embeddings"].signal and jobs["freshness"].signal
+    assert [r.name for r in jobs["embeddings"].rules] == ["model-mismatch"]
+    assert "model-mismatch" not in {r.name for r in jobs["freshness"].rules}

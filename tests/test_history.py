@@ -1,11 +1,14 @@
-"""History store: migrations on empty and existing databases, atomic runs, WAL."""
+"""History store: migrations on empty and existing databases, atomic runs, WAL.
+
+Every test but the SQLite-only ones (WAL) runs on SQLite and on a real PostgreSQL (the
+``history_url`` fixture in conftest.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from monitor.errors import UnknownSchemaError
 from monitor.history import HistoryStore
@@ -43,8 +46,20 @@ def test_empty_database_is_migrated_to_head_with_wal(tmp_path):
     assert raw.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
-def test_existing_database_keeps_its_runs_across_reopen_and_migration(tmp_path):
-    url = f"sqlite:///{tmp_path / 'h.db'}"
+def test_an_empty_database_is_migrated_to_head(history_url):
+    store = HistoryStore.open(history_url)
+    tables = set(inspect(store.engine).get_table_names())
+    with store.engine.connect() as conn:
+        revision = conn.execute(text("select version_num from alembic_version")).scalar()
+    store.engine.dispose()
+    assert {"runs", "metrics", "findings", "job_locks", "alert_outbox", "alembic_version"} <= (
+        tables
+    )
+    assert revision == store.migrate()
+
+
+def test_existing_database_keeps_its_runs_across_reopen_and_migration(history_url):
+    url = history_url
     first = HistoryStore.open(url)
     run_id = first.start_run("freshness")
     first.finish_run(run_id, _result())
@@ -61,13 +76,13 @@ def test_existing_database_keeps_its_runs_across_reopen_and_migration(tmp_path):
     assert finding.evidence == {"rule": "hash"}
 
 
-def test_first_revision_database_is_upgraded_in_place(tmp_path):
+def test_first_revision_database_is_upgraded_in_place(history_url):
     from alembic import command
     from alembic.config import Config
 
     from monitor.history.store import MIGRATIONS
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = history_url
     old = HistoryStore.open(url, migrate=False)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -88,17 +103,18 @@ def test_first_revision_database_is_upgraded_in_place(tmp_path):
         )
 
 
-def test_a_database_from_a_newer_ragmon_is_refused(tmp_path):
-    url = f"sqlite:///{tmp_path / 'new.db'}"
-    HistoryStore.open(url).engine.dispose()
-    with sqlite3.connect(tmp_path / "new.db") as raw:
-        raw.execute("update alembic_version set version_num = '9999_future'")
+def test_a_database_from_a_newer_ragmon_is_refused(history_url):
+    url = history_url
+    store = HistoryStore.open(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("update alembic_version set version_num = '9999_future'"))
+    store.engine.dispose()
     with pytest.raises(UnknownSchemaError, match="'9999_future'.*upgrade ragmon"):
         HistoryStore.open(url)
 
 
-def test_a_run_that_fails_while_saving_leaves_nothing_half_written(tmp_path):
-    store = HistoryStore.open(f"sqlite:///{tmp_path / 'h.db'}")
+def test_a_run_that_fails_while_saving_leaves_nothing_half_written(history):
+    store = history
     good = store.start_run("freshness")
     store.finish_run(good, _result())
     bad = store.start_run("freshness")
@@ -116,8 +132,8 @@ def test_a_run_that_fails_while_saving_leaves_nothing_half_written(tmp_path):
     assert store.last_success("freshness").id == good
 
 
-def test_failed_runs_keep_their_error_and_are_not_successes(tmp_path):
-    store = HistoryStore.open(f"sqlite:///{tmp_path / 'h.db'}")
+def test_failed_runs_keep_their_error_and_are_not_successes(history):
+    store = history
     run_id = store.start_run("freshness")
     store.fail_run(run_id, "Chroma unreachable")
     (record,) = store.runs("freshness")

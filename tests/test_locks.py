@@ -1,101 +1,38 @@
 """Job leases in the history database: one holder at a time across processes, renewal,
-expiry of a killed holder's lease. On SQLite, and on a real PostgreSQL when one can be
-started here (initdb and pg_ctl on PATH, psycopg installed)."""
+expiry of a killed holder's lease. On SQLite and on a real PostgreSQL (the ``history`` and
+``history_url`` fixtures of conftest.py run each test on both; tests/postgres.py starts
+the server). Expiry and renewal are decided on an injected clock, or by watching the
+lease's row, never by sleeping past a time to live."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from monitor.errors import JobLockedError
-from monitor.history import HistoryStore
 from monitor.history.locks import HeldLease, JobLocks, process_owner
 from monitor.history.models import JobLockRow
 from monitor.records import RunStatus
-from tests.conftest import free_port
 from tests.scheduling import wait_for
 
 
-def _postgres_binary(name: str) -> str | None:
-    """On PATH, or where Debian's postgresql package puts it (not on PATH)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(versions[-1]) if versions else None
+class ManualClock:
+    """A UTC clock that only moves when the test says so (read from the heartbeat thread)."""
 
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A throw-away PostgreSQL server on a Unix socket; its SQLAlchemy URL base."""
-    initdb, pg_ctl = _postgres_binary("initdb"), _postgres_binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        # CI installs Debian's postgresql (.ci/run): there a missing server is a failure.
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL (initdb, pg_ctl) is not installed; .ci/run installs it")
-        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
-    import psycopg  # noqa: F401  (in the test extra; its absence is a real failure)
+    def __call__(self) -> datetime:
+        return self.now
 
-    root = Path(tempfile.mkdtemp(prefix="ragmon-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    data, log = root / "data", root / "server.log"
-    subprocess.run(
-        [*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "ragmon"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*as_user, pg_ctl, "-D", str(data), "-l", str(log), "-w", "start", "-o",
-         f"-k {root} -p {port} -c listen_addresses=''"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    try:
-        yield f"postgresql+psycopg://ragmon@/postgres?host={root}&port={port}"
-    finally:
-        subprocess.run(
-            [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> Iterator[str]:
-    """A fresh, empty history database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'history.db'}"
-        return
-    import psycopg
-
-    server = request.getfixturevalue("postgres")
-    name = f"t{os.getpid()}_{time.monotonic_ns()}"
-    admin = server.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield server.replace("/postgres?", f"/{name}?")
-
-
-@pytest.fixture()
-def history(url) -> Iterator[HistoryStore]:
-    store = HistoryStore.open(url)
-    yield store
-    store.engine.dispose()
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
 
 
 def test_one_holder_at_a_time_and_the_message_names_it(history):
@@ -132,41 +69,56 @@ def test_an_expired_lease_is_taken_over_and_its_run_recorded_interrupted(history
 
 
 def test_the_heartbeat_keeps_a_long_run_locked(history):
-    locks = JobLocks(history.engine, ttl=timedelta(seconds=0.9))
-    with locks.hold("freshness") as held:
+    clock = ManualClock()
+    ttl = timedelta(minutes=10)
+    locks = JobLocks(history.engine, ttl=ttl, clock=clock)
+    held = HeldLease(locks, locks.acquire("freshness").lease, every=0.01)
+    try:
         first = held.lease.expires_at
-        deadline = time.monotonic() + 1.5  # well past the time to live
-        while time.monotonic() < deadline:
+        for _ in range(3):  # 18 minutes on the lease's clock: well past the first expiry
+            clock.advance(timedelta(minutes=6))
+            renewed = clock.now + ttl
+            wait_for(lambda r=renewed: _stored_expiry(locks) == r, timeout=60, what="the heartbeat")
             with pytest.raises(JobLockedError):
                 locks.acquire("freshness")
-            time.sleep(0.1)
-        assert held.lease.expires_at > first
+        assert clock.now > first
+        assert held.lease.expires_at == renewed
         assert not held.lost
+    finally:
+        held.close()
     assert locks.leases() == []
 
 
 def test_a_holder_that_lost_its_lease_notices_and_leaves_the_new_one_alone(history):
-    locks = JobLocks(history.engine, ttl=timedelta(seconds=0.3))
+    clock = ManualClock()
+    locks = JobLocks(history.engine, ttl=timedelta(minutes=10), clock=clock)
     lease = locks.acquire("freshness").lease
-    time.sleep(0.35)
+    clock.advance(timedelta(hours=1))  # this holder was stopped past its time to live
     successor = locks.acquire("freshness").lease  # took the expired lease over
-    held = HeldLease(locks, lease)
-    wait_for(lambda: held.lost, timeout=5, what="the lost lease to be noticed")
+    held = HeldLease(locks, lease, every=0.01)
+    wait_for(lambda: held.lost, timeout=60, what="the lost lease to be noticed")
     held.close()
     assert locks.holder("freshness") == successor
 
 
+def _stored_expiry(locks: JobLocks) -> datetime | None:
+    lease = locks.holder("freshness")
+    return lease.expires_at if lease is not None else None
+
+
 _CONTENDER = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from datetime import timedelta
     from monitor.errors import JobLockedError
     from monitor.history import HistoryStore
     from monitor.history.locks import JobLocks
 
-    url, start_at = sys.argv[1], float(sys.argv[2])
-    locks = JobLocks(HistoryStore.open(url, migrate=False).engine, ttl=timedelta(minutes=5))
-    time.sleep(max(0.0, start_at - time.time()))
+    locks = JobLocks(HistoryStore.open(sys.argv[1], migrate=False).engine,
+                     ttl=timedelta(minutes=5))
+    locks.holder("freshness")  # connected: the race is only the acquire
+    print("ready", flush=True)
+    sys.stdin.readline()  # the starting gun: every contender is waiting here
     try:
         locks.acquire("freshness")
         print("won")
@@ -177,23 +129,29 @@ _CONTENDER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("state", ["free", "expired"])
-def test_of_processes_racing_for_a_lease_exactly_one_wins(history, url, state):
+def test_of_processes_racing_for_a_lease_exactly_one_wins(history, history_url, state):
     if state == "expired":
         old = JobLocks(history.engine, ttl=timedelta(seconds=1), clock=lambda: _an_hour_ago())
         old.acquire("freshness")
-    start_at = time.time() + 1.2  # every contender is imported and waiting by then
     contenders = [
         subprocess.Popen(
-            [sys.executable, "-c", _CONTENDER, url, str(start_at)],
+            [sys.executable, "-c", _CONTENDER, history_url],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(4)
     ]
+    for process in contenders:  # wait until each one is imported, connected and waiting
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    for process in contenders:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
     results = []
     for process in contenders:
-        out, err = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
         results.append(out.strip())
     assert sorted(results) == ["locked"] * 3 + ["won"]
@@ -207,7 +165,7 @@ _HOLDER = textwrap.dedent(
     from monitor.history.locks import JobLocks
 
     history = HistoryStore.open(sys.argv[1], migrate=False)
-    with JobLocks(history.engine, ttl=timedelta(seconds=0.9)).hold("freshness") as held:
+    with JobLocks(history.engine, ttl=timedelta(seconds=2)).hold("freshness") as held:
         held.attach(history.start_run("freshness"))
         print("held", flush=True)
         time.sleep(60)
@@ -215,9 +173,9 @@ _HOLDER = textwrap.dedent(
 )
 
 
-def test_the_lease_of_a_killed_process_expires_and_the_next_run_proceeds(history, url):
+def test_the_lease_of_a_killed_process_expires_and_the_next_run_proceeds(history, history_url):
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, url], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLDER, history_url], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout is not None
@@ -225,14 +183,19 @@ def test_the_lease_of_a_killed_process_expires_and_the_next_run_proceeds(history
         locks = JobLocks(history.engine, ttl=timedelta(minutes=1))
         with pytest.raises(JobLockedError, match=rf"\(pid {holder.pid} on "):
             locks.acquire("freshness")
-        time.sleep(1.2)  # alive, it renews: still locked after its time to live
-        with pytest.raises(JobLockedError):
-            locks.acquire("freshness")
+        # Alive, it renews: two renewals seen in its row, each pushing the expiry on.
+        first = _stored_expiry(locks)
+        assert first is not None
+        second = wait_for(
+            lambda: (e := _stored_expiry(locks)) and e > first and e, timeout=60, what="a renewal"
+        )
+        wait_for(lambda: _stored_expiry(locks) > second, timeout=60, what="another renewal")
         holder.send_signal(signal.SIGKILL)
-        holder.wait(timeout=10)
+        holder.wait(timeout=60)
     finally:
         holder.kill()
         holder.wait()
+    killed_at = _stored_expiry(locks)
 
     def take() -> object:
         try:
@@ -240,8 +203,9 @@ def test_the_lease_of_a_killed_process_expires_and_the_next_run_proceeds(history
         except JobLockedError:
             return None
 
-    taken = wait_for(take, timeout=5, what="the killed holder's lease to expire")
+    taken = wait_for(take, timeout=60, what="the killed holder's lease to expire")
     assert taken.replaced is not None
+    assert taken.replaced.expires_at == killed_at  # no renewal after the kill
     assert taken.replaced.holder.startswith(f"pid {holder.pid} on ")
     (run,) = history.runs("freshness")
     assert run.status is RunStatus.INTERRUPTED
@@ -249,8 +213,8 @@ def test_the_lease_of_a_killed_process_expires_and_the_next_run_proceeds(history
 
 
 def test_status_shows_who_holds_a_lock(history, tmp_path):
+    from jobs.registry import config_from_dict
     from jobs.status import job_statuses
-    from monitor.config import config_from_dict
 
     (tmp_path / "docs").mkdir()
     config = config_from_dict(
@@ -269,3 +233,21 @@ def test_status_shows_who_holds_a_lock(history, tmp_path):
 
 def _an_hour_ago() -> datetime:
     return datetime.now(UTC) - timedelta(hours=1)
+
+
+def test_a_run_killed_before_its_lease_named_it_is_still_recorded_interrupted(history):
+    """Killed between writing its run row and noting the run on its lease (the window the
+    SIGKILL loop in test_sigkill.py found): the successor still closes that run."""
+    clock = ManualClock()
+    locks = JobLocks(history.engine, ttl=timedelta(minutes=10), clock=clock)
+    earlier = history.start_run("freshness")
+    history.fail_run(earlier, "an old failure")
+    lease = locks.acquire("freshness").lease
+    orphan = history.start_run("freshness")  # ... and the process died here
+    clock.advance(timedelta(hours=1))
+    taken = locks.acquire("freshness")
+    assert taken.replaced == lease and lease.run_id is None
+    by_id = {r.id: r for r in history.runs("freshness")}
+    assert by_id[orphan].status is RunStatus.INTERRUPTED
+    assert "stopped renewing the job's lock" in by_id[orphan].error
+    assert by_id[earlier].status is RunStatus.FAILED  # not a run of that lease

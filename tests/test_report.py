@@ -148,7 +148,12 @@ def test_serve_is_read_only_and_answers_metrics(populated):
 
     config, history = populated
     files = build_report(config, history)
-    server = make_server(files.index.parent, lambda: prometheus_text(config, history), port=0)
+    server = make_server(
+        files.index.parent,
+        lambda: prometheus_text(config, history),
+        files=files.names,
+        port=0,
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"

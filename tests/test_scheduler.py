@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,11 +18,14 @@ from sqlalchemy import inspect, text
 
 from jobs import registry
 from jobs.cli import cli
+from jobs.registry import load_config
 from jobs.scheduler import JOB_TABLE, Scheduler
-from monitor.config import load_config
+from monitor.config import StoreConfig
 from monitor.errors import JobLockedError
 from monitor.history.locks import HeldLease, JobLocks
 from monitor.records import RunResult, RunStatus
+from tests.conftest import fill_collection
+from tests.gate import GatedProxy
 from tests.scheduling import (
     SchedulerProcess,
     assert_disjoint,
@@ -31,6 +34,7 @@ from tests.scheduling import (
     ragmon,
     runs,
     wait_for,
+    world_chunks,
 )
 
 
@@ -39,31 +43,48 @@ def world(tmp_path):
     return build_world(tmp_path)
 
 
-def test_sigterm_lets_the_running_job_finish(world):
-    # A source that is a named pipe holds the audit on its read until the test writes to it:
-    # the run is certainly still going when SIGTERM arrives, on a fast machine or a slow one.
-    gate = world.docs / "gate.md"
-    os.mkfifo(gate)
+def test_sigterm_lets_the_running_job_finish(world, chroma_server):
+    # The store sits behind a gate that holds every connection until the test opens it: the
+    # run is certainly still going when SIGTERM arrives, on a fast machine or a slow one.
+    # (A named pipe among the sources no longer holds a run: the catalog never reads one.)
+    collection = f"gate{uuid.uuid4().hex[:10]}"
+    ids, texts, metadatas = world_chunks()
+    host, port = chroma_server
+    fill_collection(
+        StoreConfig(host=host, port=port, collection=collection),
+        ids,
+        documents=texts,
+        metadatas=metadatas,
+    )
+    gate = GatedProxy(chroma_server)
     config = world.config(schedule="* * * * * *")  # every second
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'path = "chroma"\ncollection = "docs"',
+            f'host = "127.0.0.1"\nport = {gate.port}\ncollection = "{collection}"',
+        ),
+        encoding="utf-8",
+    )
     history = world.history()
     scheduler = SchedulerProcess(config, world.root / "scheduler.log")
     try:
         wait_for(
             lambda: any(r.status is RunStatus.RUNNING for r in runs(history)),
-            timeout=20,
+            timeout=60,
             what="a run in progress",
         )
+        assert gate.waiting.acquire(timeout=20), "the run never reached its store"
         scheduler.process.send_signal(signal.SIGTERM)
         wait_for(
             lambda: "stopping: waiting for freshness to finish" in scheduler.log_text(),
-            timeout=20,
+            timeout=60,
             what="the scheduler waiting for the run",
         )
-        with open(gate, "w", encoding="utf-8") as pipe:  # let the run read and finish
-            pipe.write("# Gate\n\nOpened by the test.\n")
-        assert scheduler.process.wait(timeout=30) == 0
+        gate.open()  # let the run reach its store and finish
+        assert scheduler.process.wait(timeout=60) == 0
     finally:
         scheduler.kill()
+        gate.close()
     (run,) = runs(history)
     assert run.status is RunStatus.OK
     assert JobLocks(history.engine).leases() == []
@@ -74,7 +95,7 @@ def test_runs_happen_and_the_scheduler_stops_cleanly(world):
     history = world.history()
     scheduler = SchedulerProcess(config, world.root / "scheduler.log")
     try:
-        wait_for(lambda: len(finished(history)) >= 3, timeout=20, what="three scheduled runs")
+        wait_for(lambda: len(finished(history)) >= 3, timeout=60, what="three scheduled runs")
         scheduler.check_alive()
         assert scheduler.stop(signal.SIGTERM) == 0
     finally:
@@ -96,23 +117,23 @@ def test_scheduled_runs_never_overlap_a_run_from_cron(world):
     history = world.history()
     scheduler = SchedulerProcess(config, world.root / "scheduler.log")
     try:
-        wait_for(lambda: finished(history), timeout=20, what="a first scheduled run")
+        wait_for(lambda: finished(history), timeout=60, what="a first scheduled run")
 
         # A long `ragmon run` elsewhere: this process holds the job's lock across slots.
-        locks = JobLocks(history.engine, ttl=timedelta(seconds=3))
-        held = HeldLease(locks, wait_for(lambda: _acquire(locks), timeout=10, what="the lock"))
+        locks = JobLocks(history.engine, ttl=timedelta(seconds=30))
+        held = HeldLease(locks, wait_for(lambda: _acquire(locks), timeout=60, what="the lock"))
         try:
             held_from = datetime.now(UTC)
             before = len(runs(history))
             cron = ragmon("-c", config, "--quiet", "run", "freshness")
-            out, err = cron.communicate(timeout=30)
+            out, err = cron.communicate(timeout=60)
             assert cron.returncode == 4, err
             assert out == ""
             assert "freshness is already running since" in err
             assert f"(pid {os.getpid()} on " in err
             wait_for(
                 lambda: "skipped: freshness is already running since" in scheduler.log_text(),
-                timeout=10,
+                timeout=60,
                 what="the scheduler to skip a slot",
             )
             assert len(runs(history)) == before  # a skipped slot records no run
@@ -125,7 +146,7 @@ def test_scheduled_runs_never_overlap_a_run_from_cron(world):
         for _ in range(2):
             batch = [ragmon("-c", config, "--quiet", "run", "freshness") for _ in range(2)]
             for process in batch:
-                _, err = process.communicate(timeout=30)
+                _, err = process.communicate(timeout=60)
                 assert process.returncode in (0, 4), err
                 codes.append(process.returncode)
         scheduler.check_alive()
@@ -142,33 +163,34 @@ def test_scheduled_runs_never_overlap_a_run_from_cron(world):
 
 
 def test_restart_runs_missed_slots_once(world):
-    # Three slots a few seconds ahead, then none for most of a minute.
-    start = datetime.now(UTC)
-    slots = [start + timedelta(seconds=s) for s in (4, 5, 6)]
-    seconds = ",".join(str(s.second) for s in slots)
-    config = world.config(schedule=f"{seconds} * * * * *", scheduler={"misfire_grace_seconds": 30})
+    # Hourly, half an hour away: the first scheduler stores the job and its next slot, and
+    # no slot comes while it runs, however slow the machine is.
+    minute = (datetime.now(UTC).minute + 30) % 60
+    config = world.config(
+        schedule=f"{minute} * * * *", scheduler={"misfire_grace_seconds": 4 * 3600}
+    )
     history = world.history()
 
     first = SchedulerProcess(config, world.root / "first.log")
     try:
-        wait_for(lambda: _stored_jobs(history), timeout=5, what="the job in the job store")
-        assert datetime.now(UTC) < slots[0] - timedelta(seconds=0.5), "scheduler too slow"
+        wait_for(lambda: _stored_jobs(history), timeout=60, what="the job in the job store")
         assert first.stop(signal.SIGINT) == 0
     finally:
         first.kill()
     assert runs(history) == []
+    due = _stored_next_run(history)
+    assert due is not None and due > datetime.now(UTC)
 
-    # Stopped while all three slots pass.
-    wait_for(
-        lambda: datetime.now(UTC) > slots[-1] + timedelta(seconds=0.3),
-        timeout=15,
-        what="the slots to pass",
-    )
+    # As if it had stayed stopped for three hours: three slots passed, the last of them
+    # within the misfire grace time. (The stored job is moved back, not the clock.)
+    _set_stored_next_run(history, due - timedelta(hours=3))
     restarted_at = datetime.now(UTC)
     second = SchedulerProcess(config, world.root / "second.log")
     try:
-        wait_for(lambda: finished(history), timeout=20, what="the catch-up run")
-        time.sleep(1.5)  # long enough for a second catch-up run to have started
+        wait_for(lambda: finished(history), timeout=60, what="the catch-up run")
+        # The job store row is updated when the catch-up run is submitted: its next slot is
+        # the one still ahead, so no second catch-up run is due before we stop.
+        wait_for(lambda: _stored_next_run(history) == due, timeout=60, what="the next slot")
         assert second.stop() == 0
     finally:
         second.kill()
@@ -190,9 +212,9 @@ def test_a_changed_schedule_starts_afresh(world, caplog):
         thread.start()
         try:
             if schedule.startswith("0 0"):
-                wait_for(lambda: _stored_jobs(history), timeout=10, what="the stored job")
+                wait_for(lambda: _stored_jobs(history), timeout=60, what="the stored job")
             else:
-                wait_for(lambda: finished(history), timeout=10, what="a run on the new schedule")
+                wait_for(lambda: finished(history), timeout=60, what="a run on the new schedule")
         finally:
             daemon.stop()
             thread.join(20)
@@ -212,6 +234,7 @@ def temporary_jobs(monkeypatch):
     """Register jobs for one test only; the registry is restored afterwards."""
     registry.all_jobs()
     monkeypatch.setattr(registry, "_JOBS", dict(registry._JOBS))
+    monkeypatch.setattr(registry, "JOB_MODULES", (*registry.JOB_MODULES, __name__))
 
     def add(name, function, *, schedule="0 * * * *", after=()):
         registry.register(name, schedule=schedule, after=after)(function)
@@ -246,7 +269,7 @@ def test_run_all_runs_jobs_after_what_they_depend_on(world, temporary_jobs):
 
 
 @pytest.mark.parametrize("how", ["second stop", "stop timeout"])
-def test_a_run_that_cannot_finish_is_recorded_as_interrupted(world, temporary_jobs, how):
+def test_a_run_that_cannot_finish_is_recorded_as_interrupted(world, temporary_jobs, how, caplog):
     release = threading.Event()
     started = threading.Event()
 
@@ -270,7 +293,12 @@ def test_a_run_that_cannot_finish_is_recorded_as_interrupted(world, temporary_jo
         assert started.wait(20), "the job never started"
         daemon.stop()
         if how == "second stop":
-            time.sleep(0.3)  # the first stop waits for the job ...
+            # The first stop waits for the job (its log line says so) ...
+            wait_for(
+                lambda: "stopping: waiting for t_blocker to finish" in caplog.text,
+                timeout=60,
+                what="the scheduler waiting for the job",
+            )
             assert thread.is_alive()
             daemon.stop()  # ... the second interrupts it
         thread.join(20)
@@ -296,3 +324,21 @@ def _stored_jobs(history):
         return []
     with history.engine.connect() as conn:
         return conn.execute(text(f"select id from {JOB_TABLE}")).scalars().all()
+
+
+def _job_store(history):
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    return SQLAlchemyJobStore(engine=history.engine, tablename=JOB_TABLE)
+
+
+def _stored_next_run(history):
+    job = _job_store(history).lookup_job("freshness")
+    return job.next_run_time if job is not None else None
+
+
+def _set_stored_next_run(history, when):
+    store = _job_store(history)
+    job = store.lookup_job("freshness")
+    job.next_run_time = when
+    store.update_job(job)

@@ -54,19 +54,32 @@ def send_with_retry(
     *,
     redact: Redactor,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Attempt:
     """Send once, then retry retryable failures with exponential backoff until
-    ``retry.max_attempts`` or ``retry.budget`` (the attempt in flight may add its timeout)."""
+    ``retry.max_attempts`` or ``retry.budget`` (the attempt in flight may add its timeout).
+
+    The budget is measured on ``clock`` (seconds) and the backoff waits with ``sleep``:
+    a test passes a virtual clock that only ``sleep`` moves, so how many attempts fit in
+    the budget does not depend on how busy the machine is.
+    """
     from tenacity import (
         RetryCallState,
         Retrying,
         retry_if_exception,
-        stop_after_attempt,
-        stop_before_delay,
         wait_exponential,
     )
 
     attempts = 0
+    budget = retry.budget.total_seconds()
+    started = clock()
+
+    def stop(state: RetryCallState) -> bool:
+        # Out of attempts, or a backoff that would end past the budget (tenacity's
+        # stop_before_delay, but on our clock rather than its own).
+        if state.attempt_number >= retry.max_attempts:
+            return True
+        return clock() - started + (state.upcoming_sleep or 0.0) >= budget
 
     def once() -> None:
         nonlocal attempts
@@ -91,8 +104,7 @@ def send_with_retry(
 
     initial = retry.initial_backoff.total_seconds()
     retrying = Retrying(
-        stop=stop_after_attempt(retry.max_attempts)
-        | stop_before_delay(retry.budget.total_seconds()),
+        stop=stop,
         wait=wait_exponential(
             multiplier=initial, min=initial, max=retry.max_backoff.total_seconds()
         ),
@@ -116,8 +128,11 @@ def deliver_pending(
     now: datetime,
     redact: Redactor,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> DeliveryReport:
-    """Claim every pending notice and send it; see the module docstring for what fails."""
+    """Claim every pending notice and send it; see the module docstring for what fails.
+
+    ``sleep`` and ``clock`` pace the retries (see `send_with_retry`)."""
     owner = uuid.uuid4().hex
     lease = (retry.budget + timedelta(minutes=1)) * max(1, len(channels)) + CLAIM_MARGIN
     report = DeliveryReport()
@@ -139,7 +154,9 @@ def deliver_pending(
             )
             continue
         for index, item in enumerate(queue):
-            attempt = send_with_retry(channel, item.notification, retry, redact=redact, sleep=sleep)
+            attempt = send_with_retry(
+                channel, item.notification, retry, redact=redact, sleep=sleep, clock=clock
+            )
             if attempt.delivered:
                 store.delivered(item.id, owner=owner, now=now, attempts=attempt.attempts)
                 report.delivered += 1

@@ -73,6 +73,7 @@ def evaluate(
     deadlines: Sequence[JobDeadline] = (),
     report: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AlertReport:
     """Evaluate every rule, apply the transitions, queue and deliver their notices.
 
@@ -97,7 +98,13 @@ def evaluate(
     for n in queued:
         log.info("alert %s %s: %s", n.kind, n.rule, n.summary)
     delivery = deliver_pending(
-        store, channels.channels, settings.retry, now=now, redact=channels.redactor, sleep=sleep
+        store,
+        channels.channels,
+        settings.retry,
+        now=now,
+        redact=channels.redactor,
+        sleep=sleep,
+        clock=clock,
     )
     return AlertReport(
         evaluations=len(evaluations),
@@ -179,6 +186,7 @@ def send_test(
     report: str | None = None,
     only: Sequence[str] = (),
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Attempt]:
     """Send a test notice through each channel (or those in ``only``), straight away and
     with the usual retries; nothing is stored."""
@@ -199,6 +207,6 @@ def send_test(
             report=report,
         )
         results[name] = send_with_retry(
-            channel, notification, retry, redact=channels.redactor, sleep=sleep
+            channel, notification, retry, redact=channels.redactor, sleep=sleep, clock=clock
         )
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
@@ -23,12 +24,22 @@ class Redactor:
             if not secret:
                 continue
             forms |= {secret, quote(secret, safe=""), quote(secret)}
-            parts = urlsplit(secret)
-            if parts.scheme and parts.netloc:
-                tail = parts.path + (f"?{parts.query}" if parts.query else "")
-                if len(tail) >= 8:
-                    forms.add(tail)
+            forms |= _url_parts(secret)
         self._forms = sorted((f for f in forms if len(f) >= _MIN_LENGTH), key=len, reverse=True)
+
+    @classmethod
+    def for_smtp(cls, username: str | None, password: str | None) -> Redactor:
+        """A redactor for an SMTP password and the base64 forms AUTH sends it in
+        (``LOGIN``: the password alone; ``PLAIN``: ``\\0user\\0password``), so a server
+        that echoes the exchange in its error cannot put the password in our output."""
+        if not password:
+            return cls()
+        user = username or ""
+        raw = [password.encode(), f"\0{user}\0{password}".encode()]
+        raw.append(f"{user}\0{user}\0{password}".encode())
+        encoded = [base64.b64encode(r).decode() for r in raw]
+        # A server may echo the blob without its padding.
+        return cls([password, *encoded, *(e.rstrip("=") for e in encoded)])
 
     def __call__(self, text: str) -> str:
         for form in self._forms:
@@ -39,3 +50,24 @@ class Redactor:
         joined = Redactor()
         joined._forms = sorted({*self._forms, *other._forms}, key=len, reverse=True)
         return joined
+
+
+def _url_parts(secret: str) -> set[str]:
+    """The secret parts of a URL: its path and query, and a password in its userinfo.
+
+    A string that does not parse as a URL adds nothing (it is still masked whole): the
+    redactor must never fail, since it runs on the way to reporting a failure.
+    """
+    try:
+        parts = urlsplit(secret)
+        password = parts.password
+    except ValueError:
+        return set()
+    forms: set[str] = set()
+    if password:
+        forms |= {password, f"{parts.username}:{password}"}
+    if parts.scheme and parts.netloc:
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        if len(tail) >= 8:
+            forms.add(tail)
+    return forms

@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -24,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from monitor import validation
+from monitor.alerts.builtin import BuiltinRules
 from monitor.durations import parse_duration
 from monitor.records import Severity
 
@@ -104,6 +107,8 @@ class RuleSettings(_Section):
     finding_kinds: list[str] = Field(default_factory=list)
     """Which kinds of the run's findings to list in messages (empty: all)."""
     enabled: bool = True
+    gate: bool = False
+    """When it fires on a run of its job, that run ends with findings (exit code 1)."""
 
     @model_validator(mode="after")
     def _change_needs_baseline(self) -> RuleSettings:
@@ -113,53 +118,6 @@ class RuleSettings(_Section):
                 "baseline = { rolling_runs = 7 } (or { run = 42 }, or { value = 0.9 })"
             )
         return self
-
-
-DEFAULT_RULES: dict[str, dict[str, Any]] = {
-    "stale-share": {
-        "metric": "stale_share",
-        "job": "freshness",
-        "op": ">",
-        "threshold": 0.05,
-        "severity": "warning",
-        "finding_kinds": ["stale", "partially_indexed"],
-        "description": "Chunks whose source document changed after they were embedded. "
-        "Re-embed them (ragmon fix-queue lists which).",
-    },
-    "orphans": {
-        "metric": "chunks",
-        "labels": {"class": "orphaned"},
-        "job": "freshness",
-        "op": ">",
-        "threshold": 0,
-        "severity": "warning",
-        "finding_kinds": ["orphaned"],
-        "description": "Chunks whose source document was deleted can still be retrieved. "
-        "Delete them from the store.",
-    },
-    "model-mismatch": {
-        "metric": "model_mismatch",
-        "job": "embeddings",
-        "op": ">=",
-        "threshold": 1,
-        "severity": "critical",
-        "finding_kinds": ["model_mismatch", "mixed_models"],
-        "description": "The stored vectors were not made by the configured embedding model: "
-        "queries and chunks live in different spaces.",
-    },
-    "staleness-age": {
-        "metric": "staleness_age_seconds",
-        "labels": {"stat": "p95"},
-        "job": "freshness",
-        "op": ">",
-        "threshold": 7 * 86400,
-        "severity": "warning",
-        "finding_kinds": ["stale"],
-        "description": "Stale chunks have been behind their sources for more than a week.",
-    },
-}
-"""Built-in rules. A rule of the same name overrides the keys it sets; ``enabled = false``
-turns one off; ``default_rules = false`` drops them all."""
 
 
 # -- channels -----------------------------------------------------------------
@@ -210,6 +168,13 @@ class EmailSettings(_Channel):
     timeout: Duration = timedelta(seconds=10)
     ca_file: Path | None = None
     """PEM bundle to trust instead of the system's (a private CA); relative to the config."""
+
+    @field_validator("host")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._-]+|\[?[0-9A-Fa-f:.]+\]?", value):
+            raise ValueError(f"expected a host name or IP address, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _auth_pair(self) -> EmailSettings:
@@ -273,17 +238,29 @@ class AlertsSettings(_Section):
     top_findings: int = Field(default=5, ge=0, le=50)
     default_rules: bool = True
     rules: list[RuleSettings] = Field(default_factory=list, validate_default=True)
-    """The built-in rules (unless ``default_rules = false``) merged with the configured ones."""
+    """The built-in rules of the registered jobs (unless ``default_rules = false``), merged
+    with the configured ones. The built-ins come in through the validation context
+    (``builtin_rules``), so this module needs no knowledge of the jobs."""
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dead_mans_switch: DeadMansSwitchSettings = Field(default_factory=DeadMansSwitchSettings)
+
+    @field_validator("report_url")
+    @classmethod
+    def _report_url(cls, value: str | None) -> str | None:
+        if value and "://" in value:
+            problem = _url_problem(value)
+            if problem:
+                raise ValueError(f"expected a URL (or a path), but {problem}")
+        return value
 
     @field_validator("rules", mode="before")
     @classmethod
     def _with_defaults(cls, value: Any, info: ValidationInfo) -> list[RuleSettings]:
         if not isinstance(value, list):
             raise ValueError("expected a list of rules ([[alerts.rules]] tables)")
-        defaults = DEFAULT_RULES if info.data.get("default_rules", True) else {}
+        builtin: BuiltinRules = (info.context or {}).get("builtin_rules") or BuiltinRules()
+        defaults = builtin.rules if info.data.get("default_rules", True) else {}
         merged: dict[str, dict[str, Any]] = {n: {"name": n, **r} for n, r in defaults.items()}
         overridden: set[str] = set()
         for number, raw in enumerate(value, start=1):
@@ -297,7 +274,15 @@ class AlertsSettings(_Section):
                 raise ValueError(f"rule {key!r} is declared twice")
             if key in defaults:
                 overridden.add(key)
+                for rule_key, config_key in builtin.aliased.get(key, {}).items():
+                    if rule_key in raw:
+                        raise ValueError(
+                            f"rule {key!r}: its {rule_key} is set twice, by {config_key} and "
+                            f"by [[alerts.rules]]; keep one of them"
+                        )
                 merged[key] = {**merged[key], **raw}
+                if "threshold" in raw and "enabled" not in raw:
+                    merged[key]["enabled"] = True  # a built-in that is off until given one
             else:
                 merged[key] = raw
         return [_validate(RuleSettings, raw, f"rule {key!r}") for key, raw in merged.items()]
@@ -317,7 +302,7 @@ class AlertsSettings(_Section):
             if not isinstance(raw, dict):
                 raise ValueError(f"channel {name!r}: expected a table, got {raw!r}")
             kind = raw.get("kind")
-            if kind not in CHANNEL_KINDS:
+            if not isinstance(kind, str) or kind not in CHANNEL_KINDS:
                 expected = f"expected one of: {', '.join(CHANNEL_KINDS)}"
                 raise ValueError(
                     f"channel {name!r}: key 'kind' is required but missing ({expected})"
@@ -328,28 +313,22 @@ class AlertsSettings(_Section):
         return channels
 
 
+def _url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError as exc:
+        return f"{url!r} does not parse ({exc})"
+    if not parts.scheme or (not parts.hostname and parts.scheme != "file"):
+        return f"{url!r} names no host"
+    return None
+
+
 def _validate(model: type[_M], raw: dict[str, Any], what: str) -> _M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         # An unknown key is most often a typo of a required one: name it first.
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-        raise ValueError(f"{what}: {_problem(errors[0], model)}") from None
-
-
-def _problem(error: Any, model: type[BaseModel]) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    kind = error["type"]
-    given = error.get("input")
-    key = f"key '{loc}'"
-    if kind == "extra_forbidden":
         allowed = [f.alias or n for n, f in model.model_fields.items()]
-        return f"unknown key '{loc}' (expected one of: {', '.join(allowed)})"
-    if kind == "missing":
-        return f"{key} is required but missing"
-    if kind == "value_error":
-        reason = str(error["ctx"]["error"])
-        return f"{key}: {reason}" if loc else reason
-    if kind in ("literal_error", "enum"):
-        return f"{key}: expected {error['ctx']['expected']}, got {given!r}"
-    return f"{key}: {error['msg'][0].lower()}{error['msg'][1:]}, got {given!r}"
+        raise ValueError(f"{what}: {validation.keyed(errors[0], allowed)}") from None

@@ -37,6 +37,7 @@ from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_mov
 from monitor.ports import SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Chunk, SourceDocument, SourceProblem, SourceStamp
+from monitor.sources.problems import UnreadableSources
 from monitor.text import sha256_text
 
 log = logging.getLogger(__name__)
@@ -116,15 +117,24 @@ def audit(
         d.id: SourceStamp(size=d.size, mtime_ns=d.mtime_ns, sha256=d.sha256) for d in docs.values()
     }
     pending = scan.pending
+    unreadable = UnreadableSources(result.source_problems)
 
     for source, infos in pending.items():
         state = result.documents[source]
         if source in docs:
             _classify(state, docs[source], infos)
+        elif (why := unreadable.reason(source)) is not None:
+            state.unreadable(why, [info.id for info in infos])
         else:
             state.status = DocClass.ORPHANED
             for info in infos:
                 state.add(ChunkClass.ORPHANED, info.id, "source-gone")
+    for source, why in unreadable.files.items():
+        # A file that cannot be read but has no chunks is still a source to look at.
+        if source not in result.documents:
+            result.documents[source] = DocumentState(
+                id=source, status=DocClass.UNREADABLE, reason=why
+            )
     for state in result.documents.values():
         if state.hashed and state.hashed == state.total and state.fresh_indexes:
             # Chunks made from the current text: a gap in their indexes is text never embedded.
@@ -139,6 +149,11 @@ def audit(
     by_text = _by_document_hash(result.documents, pending, docs, catalog, checker, scan, resolver)
     result.text_mode = checker.run(result.documents, by_text, docs)
     find_moves(result.documents, pending, docs, checker)
+    for doc_id, why in checker.failed.items():
+        # Read when the scan listed it, gone (or changed into something unreadable) since.
+        state = result.documents[doc_id]
+        if state.status is DocClass.MISSING:
+            state.status, state.reason = DocClass.UNREADABLE, why
     for state in result.documents.values():
         state.settle(settings.min_coverage)
 

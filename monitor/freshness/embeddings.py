@@ -12,17 +12,17 @@ import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.matching import SourceResolver
-from monitor.freshness.vectors import VectorCheck, check_vectors
+from monitor.freshness.vectors import VectorCheck, VectorMismatch, check_vectors
 from monitor.ports import Embedder, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Finding, Metric, RunResult, RunStatus, Severity
+from monitor.results import ResultRecord
 
 SCHEMA = "ragmon.embeddings/1"
 
@@ -107,8 +107,39 @@ def audit_embeddings(
     return result
 
 
-def to_result(audit: EmbeddingAudit, settings: FreshnessConfig) -> RunResult:
-    """Figures, findings and the machine-readable result of one embedding check."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EmbeddingSummary:
+    """Models recorded in metadata and, when a sample was re-embedded, how it compared."""
+
+    models_in_metadata: dict[str, int]
+    model: str | None = None
+    sampled: int | None = None
+    stored_dimension: int | None = None
+    model_dimension: int | None = None
+    min_cosine: float | None = None
+    mismatched: tuple[VectorMismatch, ...] = ()
+    mismatch_share: float | None = None
+    model_mismatch: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EmbeddingsResult(ResultRecord):
+    """One embedding check as stored with its run (schema ``ragmon.embeddings/1``)."""
+
+    SCHEMA = SCHEMA
+
+    collection: str
+    store: str
+    audited_at: datetime
+    chunks: int
+    embedding: EmbeddingSummary
+
+
+def to_result(audit: EmbeddingAudit) -> RunResult:
+    """Figures, findings and the typed result of one embedding check.
+
+    The status is ``ok``: ``model-mismatch`` is the job's gate rule, applied by the runner.
+    """
     vectors = audit.vectors
     labels = {"collection": audit.collection}
     metrics = [
@@ -120,15 +151,13 @@ def to_result(audit: EmbeddingAudit, settings: FreshnessConfig) -> RunResult:
             Metric(name="embedding_mismatch_share", value=vectors.mismatch_share, labels=labels),
             Metric(name="model_mismatch", value=int(vectors.model_mismatch), labels=labels),
         ]
-    crossed = bool(settings.fail_on_model_mismatch and vectors and vectors.model_mismatch)
-    details = {
-        "schema": SCHEMA,
-        "collection": audit.collection,
-        "store": audit.location,
-        "audited_at": audit.audited_at.isoformat(),
-        "chunks": audit.chunks,
-        "embedding": embedding_details(audit),
-    }
+    record = EmbeddingsResult(
+        collection=audit.collection,
+        store=audit.location,
+        audited_at=audit.audited_at,
+        chunks=audit.chunks,
+        embedding=embedding_summary(audit),
+    )
     summary = (
         f"{vectors.sampled} of {audit.chunks} chunks re-embedded with {vectors.model}: "
         + (
@@ -140,29 +169,31 @@ def to_result(audit: EmbeddingAudit, settings: FreshnessConfig) -> RunResult:
         else f"{audit.chunks} chunks, none with text to re-embed"
     )
     return RunResult(
-        status=RunStatus.FINDINGS if crossed else RunStatus.OK,
+        status=RunStatus.OK,
         summary=summary,
         metrics=tuple(metrics),
         findings=tuple(_findings(audit)),
-        details=details,
+        details=record.to_json(),
     )
 
 
-def embedding_details(audit: EmbeddingAudit) -> dict[str, Any]:
-    out: dict[str, Any] = {"models_in_metadata": dict(audit.models)}
+def embedding_summary(audit: EmbeddingAudit) -> EmbeddingSummary:
+    """The recorded models and, when a sample was re-embedded, the outcome."""
+    models = dict(audit.models)
     vectors = audit.vectors
-    if vectors is not None:
-        out |= {
-            "model": vectors.model,
-            "sampled": vectors.sampled,
-            "stored_dimension": vectors.stored_dimension,
-            "model_dimension": vectors.model_dimension,
-            "min_cosine": vectors.min_cosine,
-            "mismatched": [asdict(m) for m in vectors.mismatches],
-            "mismatch_share": round(vectors.mismatch_share, 4),
-            "model_mismatch": vectors.model_mismatch,
-        }
-    return out
+    if vectors is None:
+        return EmbeddingSummary(models_in_metadata=models)
+    return EmbeddingSummary(
+        models_in_metadata=models,
+        model=vectors.model,
+        sampled=vectors.sampled,
+        stored_dimension=vectors.stored_dimension,
+        model_dimension=vectors.model_dimension,
+        min_cosine=vectors.min_cosine,
+        mismatched=vectors.mismatches,
+        mismatch_share=round(vectors.mismatch_share, 4),
+        model_mismatch=vectors.model_mismatch,
+    )
 
 
 def _findings(audit: EmbeddingAudit) -> list[Finding]:

@@ -1,16 +1,26 @@
-"""From a `FreshnessAudit` to figures, findings, the fix queue and the `--json` result."""
+"""From a `FreshnessAudit` to figures, findings, the fix queue and the typed result.
+
+`FreshnessResult` is what the job stores with each run and what `--json` prints; the
+report, `ragmon fix-queue` and the demo read it back with `FreshnessResult.from_json`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, TextIO
 
 import numpy as np
 
 from monitor.config import FreshnessConfig
 from monitor.freshness.audit import FreshnessAudit
+from monitor.freshness.conflict_groups import ConflictGroup
+from monitor.freshness.fixcsv import spreadsheet_safe
 from monitor.freshness.states import ChunkClass, DocClass, DocumentState
-from monitor.records import Finding, Metric, RunResult, RunStatus, Severity
+from monitor.records import Finding, Metric, RunResult, RunStatus, Severity, SourceProblem
+from monitor.results import ResultRecord
 
 SCHEMA = "ragmon.freshness/2"
 _STALE_RULES = ("edited", "text-gone")
@@ -24,6 +34,7 @@ _ACTIONS = {
     DocClass.MISSING: "ingest",
     DocClass.SUSPECT: "review",
     DocClass.UNVERIFIED: "review",
+    DocClass.UNREADABLE: "review",  # fix access or encoding; never delete what was not read
 }
 _SEVERITY = {
     DocClass.STALE: Severity.WARNING,
@@ -33,6 +44,7 @@ _SEVERITY = {
     DocClass.MOVED: Severity.INFO,
     DocClass.SUSPECT: Severity.INFO,
     DocClass.UNVERIFIED: Severity.INFO,
+    DocClass.UNREADABLE: Severity.WARNING,
 }
 
 
@@ -55,10 +67,150 @@ class FixItem:
     (a one-word fix is small, a rewritten paragraph large)."""
 
 
+FIX_QUEUE_COLUMNS = (
+    "document",
+    "action",
+    "chunks",
+    "age_days",
+    "changed_share",
+    "retrievals",
+    "target",
+    "reason",
+)
+"""The fix queue's columns in the order tables and CSV files show them."""
+assert set(FIX_QUEUE_COLUMNS) == {f.name for f in fields(FixItem)}
+
+
+def with_retrievals(queue: Sequence[FixItem], counts: Mapping[str, int] | None) -> list[FixItem]:
+    """``queue`` with each document's retrievals from the response logs (``counts``; None
+    when no logs were ever ingested): oldest first as before, most retrieved first among
+    equals."""
+    if counts is None:
+        return list(queue)
+    items = [replace(item, retrievals=counts.get(item.document, 0)) for item in queue]
+    items.sort(key=lambda i: (-(i.age_days or 0), -(i.retrievals or 0), i.document))
+    return items
+
+
+def fix_queue_rows(queue: Sequence[FixItem]) -> list[dict[str, Any]]:
+    """The fix queue as rows of `FIX_QUEUE_COLUMNS`, for JSON and CSV."""
+    return [{column: getattr(item, column) for column in FIX_QUEUE_COLUMNS} for item in queue]
+
+
+def write_fix_queue_csv(out: TextIO, queue: Sequence[FixItem]) -> None:
+    """The fix queue as CSV with a header row; cells a spreadsheet would run as formulas
+    get a leading ``'`` (see `spreadsheet_safe`)."""
+    writer = csv.DictWriter(out, fieldnames=FIX_QUEUE_COLUMNS)
+    writer.writeheader()
+    for row in fix_queue_rows(queue):
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClassCounts:
+    """Chunks per chunk class and documents per document class (every class present)."""
+
+    chunks: dict[ChunkClass, int]
+    documents: dict[DocClass, int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Shares:
+    stale: float
+    """Stale chunks over all chunks."""
+    orphaned: float
+    """Orphaned and moved chunks over all chunks."""
+    coverage: float
+    """Source documents that are indexed over all source documents."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AgeStats:
+    """Seconds stale chunks have been behind their sources (None without stale chunks)."""
+
+    p50: float | None = None
+    p95: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TextCheck:
+    """How chunk text was compared with source text (rule ``exact`` or ``tolerant-fuzzy``)."""
+
+    rule: str
+    loader_rewrote_text: bool
+    """True when the loader rewrote text (markup stripped, whitespace joined), so chunks
+    were matched tolerantly."""
+    checked: int
+    verbatim: int
+    aligned_closely: int
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChunkEdit:
+    """How one chunk stale by ``edited`` differs from its source: share changed, word diff."""
+
+    changed_share: float
+    diff: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DocumentVerdict:
+    """A document that is not fresh: its class, its chunks per class (fresh left out)."""
+
+    status: DocClass
+    chunk_ids: dict[ChunkClass, list[str]]
+    rules: dict[str, int]
+    coverage: float | None = None
+    unembedded_chars: int = 0
+    """The longest stretch of the current text no chunk covers (``partially_indexed``)."""
+    modified_at: datetime | None = None
+    embedded_at: datetime | None = None
+    moved_to: str | None = None
+    moved_from: str | None = None
+    reason: str | None = None
+    """Why the source could not be read (``unreadable`` documents)."""
+    stale_age_seconds: float | None = None
+    edits: dict[str, ChunkEdit] = field(default_factory=dict)
+    """Per chunk stale by ``edited``: what changed."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FreshnessResult(ResultRecord):
+    """One audit as stored with its run (schema ``ragmon.freshness/2``)."""
+
+    SCHEMA = SCHEMA
+
+    collection: str
+    store: str
+    audited_at: datetime
+    chunks: int
+    documents: int
+    counts: ClassCounts
+    shares: Shares
+    staleness_age_seconds: AgeStats
+    newest_embedding: datetime | None
+    newest_source_change: datetime | None
+    text_check: TextCheck
+    models_in_metadata: dict[str, int]
+    conflicts: tuple[ConflictGroup, ...]
+    """Conflicting duplicates grouped by sentence template, documents oldest first."""
+    untraceable: tuple[str, ...]
+    source_reads: int
+    source_problems: tuple[SourceProblem, ...]
+    by_document: dict[str, DocumentVerdict] = field(default_factory=dict)
+    """Every document that is not fresh."""
+    fix_queue: tuple[FixItem, ...] = ()
+
+
 def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
-    """Figures, findings, thresholds and the machine-readable result of one audit."""
-    chunk_counts = {c.value: 0 for c in ChunkClass}
-    doc_counts = {c.value: 0 for c in DocClass}
+    """Figures, findings and the typed result of one audit.
+
+    The status is ``ok``: thresholds are the job's gate rules, applied by the runner.
+    """
+    chunk_counts = {c: 0 for c in ChunkClass}
+    doc_counts = {c: 0 for c in DocClass}
     chunk_counts[ChunkClass.UNTRACEABLE] = len(audit.untraceable)
     ages: list[float] = []
     for state in audit.documents.values():
@@ -69,51 +221,52 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         ages += state.stale_ages
     total = max(audit.chunk_total, 1)
     indexed = audit.catalog_documents - doc_counts[DocClass.MISSING] - _moved_targets(audit)
-    shares = {
-        "stale": chunk_counts[ChunkClass.STALE] / total,
-        "orphaned": (chunk_counts[ChunkClass.ORPHANED] + chunk_counts[ChunkClass.MOVED]) / total,
-        "coverage": indexed / audit.catalog_documents if audit.catalog_documents else 1.0,
-    }
-    age = _quantiles(ages)
-    queue = fix_queue(audit)
-    checks = _thresholds(audit, settings, shares, chunk_counts, doc_counts)
-    crossed = [c for c in checks if c["crossed"]]
+    shares = Shares(
+        stale=round(chunk_counts[ChunkClass.STALE] / total, 6),
+        orphaned=round(
+            (chunk_counts[ChunkClass.ORPHANED] + chunk_counts[ChunkClass.MOVED]) / total, 6
+        ),
+        coverage=round(indexed / audit.catalog_documents, 6) if audit.catalog_documents else 1.0,
+    )
+    record = FreshnessResult(
+        collection=audit.collection,
+        store=audit.location,
+        audited_at=audit.audited_at,
+        chunks=audit.chunk_total,
+        documents=audit.catalog_documents,
+        counts=ClassCounts(chunks=chunk_counts, documents=doc_counts),
+        shares=shares,
+        staleness_age_seconds=_quantiles(ages),
+        newest_embedding=audit.newest_embedding,
+        newest_source_change=audit.newest_source_change,
+        text_check=_text_check(audit),
+        models_in_metadata=dict(audit.models),
+        conflicts=tuple(audit.conflict_groups),
+        untraceable=tuple(audit.untraceable),
+        source_reads=audit.source_reads,
+        source_problems=tuple(audit.source_problems),
+        by_document={
+            s.id: _verdict(s) for s in audit.documents.values() if s.status != DocClass.FRESH
+        },
+        fix_queue=tuple(fix_queue(audit)),
+    )
     summary = (
         f"{audit.chunk_total} chunks from {audit.catalog_documents} documents: "
-        f"{chunk_counts['stale']} stale, {chunk_counts['orphaned']} orphaned, "
-        f"{chunk_counts['moved']} moved; {doc_counts['missing']} document(s) never indexed"
-        + (f"; {len(crossed)} threshold(s) crossed" if crossed else "")
+        f"{chunk_counts[ChunkClass.STALE]} stale, {chunk_counts[ChunkClass.ORPHANED]} orphaned, "
+        f"{chunk_counts[ChunkClass.MOVED]} moved"
+        + (
+            f", {chunk_counts[ChunkClass.UNREADABLE]} unreadable"
+            if chunk_counts[ChunkClass.UNREADABLE]
+            else ""
+        )
+        + f"; {doc_counts[DocClass.MISSING]} document(s) never indexed"
     )
-    details = {
-        "schema": SCHEMA,
-        "collection": audit.collection,
-        "store": audit.location,
-        "audited_at": audit.audited_at.isoformat(),
-        "chunks": audit.chunk_total,
-        "documents": audit.catalog_documents,
-        "counts": {"chunks": chunk_counts, "documents": doc_counts},
-        "shares": {k: round(v, 6) for k, v in shares.items()},
-        "staleness_age_seconds": age,
-        "newest_embedding": _iso(audit.newest_embedding),
-        "newest_source_change": _iso(audit.newest_source_change),
-        "thresholds": checks,
-        "text_check": _text_check_json(audit),
-        "models_in_metadata": dict(audit.models),
-        "conflicts": [g.to_json() for g in audit.conflict_groups],
-        "untraceable": audit.untraceable,
-        "source_reads": audit.source_reads,
-        "source_problems": [{"path": p.path, "reason": p.reason} for p in audit.source_problems],
-        "by_document": {
-            s.id: _document_json(s) for s in audit.documents.values() if s.status != DocClass.FRESH
-        },
-        "fix_queue": [asdict(item) for item in queue],
-    }
     return RunResult(
-        status=RunStatus.FINDINGS if crossed else RunStatus.OK,
+        status=RunStatus.OK,
         summary=summary,
-        metrics=tuple(_metrics(chunk_counts, doc_counts, shares, age, audit)),
+        metrics=tuple(_metrics(record, audit)),
         findings=tuple(_findings(audit)),
-        details=details,
+        details=record.to_json(),
         source_stamps=audit.stamps,
         memos=audit.memos,
     )
@@ -130,7 +283,7 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
         if action is None:
             continue
         since = state.modified_at if state.status is DocClass.MISSING else None
-        if state.status is DocClass.ORPHANED or state.status is DocClass.MOVED:
+        if state.status in (DocClass.ORPHANED, DocClass.MOVED, DocClass.UNREADABLE):
             since = state.embedded_at
         age = max(state.stale_ages) if state.stale_ages else None
         if age is None and since is not None:
@@ -192,6 +345,11 @@ def _reason(state: DocumentState) -> str:
             return f"source modified after {state.count(ChunkClass.SUSPECT)} chunks were embedded"
         case DocClass.UNVERIFIED:
             return "no hash, text or timestamp to check against"
+        case DocClass.UNREADABLE:
+            kept = state.count(ChunkClass.UNREADABLE)
+            return f"cannot be read ({state.reason})" + (
+                f"; its {kept} chunks are kept until it can be read" if kept else ""
+            )
     return state.status.value
 
 
@@ -199,93 +357,74 @@ def _moved_targets(audit: FreshnessAudit) -> int:
     return sum(1 for s in audit.documents.values() if s.moved_from is not None)
 
 
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _quantiles(ages: list[float]) -> dict[str, float | None]:
+def _quantiles(ages: list[float]) -> AgeStats:
     if not ages:
-        return {"p50": None, "p95": None, "max": None}
+        return AgeStats()
     values = np.asarray(ages)
-    return {
-        "p50": round(float(np.percentile(values, 50)), 1),
-        "p95": round(float(np.percentile(values, 95)), 1),
-        "max": round(float(values.max()), 1),
-    }
+    return AgeStats(
+        p50=round(float(np.percentile(values, 50)), 1),
+        p95=round(float(np.percentile(values, 95)), 1),
+        max=round(float(values.max()), 1),
+    )
 
 
-def _thresholds(
-    audit: FreshnessAudit,
-    settings: FreshnessConfig,
-    shares: dict[str, float],
-    chunks: dict[str, int],
-    docs: dict[str, int],
-) -> list[dict[str, Any]]:
-    checks: list[dict[str, Any]] = [
-        _check("max_stale_share", shares["stale"], settings.max_stale_share),
-        _check("max_orphaned", chunks["orphaned"] + chunks["moved"], settings.max_orphaned),
-    ]
-    if settings.max_missing is not None:
-        checks.append(_check("max_missing", docs["missing"], settings.max_missing))
-    return checks
-
-
-def _check(name: str, value: float, limit: float) -> dict[str, Any]:
-    return {"name": name, "value": round(value, 6), "limit": limit, "crossed": value > limit}
-
-
-def _text_check_json(audit: FreshnessAudit) -> dict[str, Any]:
+def _text_check(audit: FreshnessAudit) -> TextCheck:
     mode = audit.text_mode
-    return {
-        "rule": mode.rule,
-        "loader_rewrote_text": mode.tolerant,
-        "checked": mode.checked,
-        "verbatim": mode.verbatim,
-        "aligned_closely": mode.close,
-        "note": mode.describe() if mode.checked else None,
-    }
+    return TextCheck(
+        rule=mode.rule,
+        loader_rewrote_text=mode.tolerant,
+        checked=mode.checked,
+        verbatim=mode.verbatim,
+        aligned_closely=mode.close,
+        note=mode.describe() if mode.checked else None,
+    )
 
 
-def _edits_json(state: DocumentState) -> dict[str, Any]:
+def _edits(state: DocumentState) -> dict[str, ChunkEdit]:
     return {
-        chunk_id: {"changed_share": share, "diff": diff}
+        chunk_id: ChunkEdit(changed_share=share, diff=diff)
         for chunk_id, (share, diff) in sorted(state.edits.items())
     }
 
 
-def _document_json(state: DocumentState) -> dict[str, Any]:
-    return {
-        "status": state.status.value,
-        "chunk_ids": {cls.value: sorted(ids) for cls, ids in sorted(state.chunks.items())},
-        "rules": dict(state.rules),
-        "coverage": state.coverage,
-        "unembedded_chars": state.unembedded,
-        "modified_at": state.modified_at.isoformat() if state.modified_at else None,
-        "embedded_at": state.embedded_at.isoformat() if state.embedded_at else None,
-        "moved_to": state.moved_to,
-        "moved_from": state.moved_from,
-        "stale_age_seconds": round(max(state.stale_ages), 1) if state.stale_ages else None,
-        "edits": _edits_json(state),
-    }
+def _verdict(state: DocumentState) -> DocumentVerdict:
+    return DocumentVerdict(
+        status=state.status,
+        chunk_ids={cls: sorted(ids) for cls, ids in sorted(state.chunks.items())},
+        rules=dict(state.rules),
+        coverage=state.coverage,
+        unembedded_chars=state.unembedded,
+        modified_at=state.modified_at,
+        embedded_at=state.embedded_at,
+        moved_to=state.moved_to,
+        moved_from=state.moved_from,
+        reason=state.reason,
+        stale_age_seconds=round(max(state.stale_ages), 1) if state.stale_ages else None,
+        edits=_edits(state),
+    )
 
 
-def _metrics(
-    chunks: dict[str, int],
-    docs: dict[str, int],
-    shares: dict[str, float],
-    age: dict[str, float | None],
-    audit: FreshnessAudit,
-) -> list[Metric]:
+def _metrics(record: FreshnessResult, audit: FreshnessAudit) -> list[Metric]:
     labels = {"collection": audit.collection}
-    out = [Metric(name="chunks", value=v, labels={**labels, "class": k}) for k, v in chunks.items()]
+    chunks, docs = record.counts.chunks, record.counts.documents
+    out = [
+        Metric(name="chunks", value=v, labels={**labels, "class": k.value})
+        for k, v in chunks.items()
+    ]
     out += [
-        Metric(name="documents", value=v, labels={**labels, "class": k}) for k, v in docs.items()
+        Metric(name="documents", value=v, labels={**labels, "class": k.value})
+        for k, v in docs.items()
     ]
     out += [
         Metric(name="chunks_total", value=audit.chunk_total, labels=labels),
-        Metric(name="stale_share", value=shares["stale"], labels=labels),
-        Metric(name="orphan_share", value=shares["orphaned"], labels=labels),
-        Metric(name="coverage", value=shares["coverage"], labels=labels),
+        Metric(name="stale_share", value=record.shares.stale, labels=labels),
+        Metric(name="orphan_share", value=record.shares.orphaned, labels=labels),
+        Metric(
+            name="orphaned_chunks",
+            value=chunks[ChunkClass.ORPHANED] + chunks[ChunkClass.MOVED],
+            labels=labels,
+        ),
+        Metric(name="coverage", value=record.shares.coverage, labels=labels),
         Metric(name="conflicting_duplicates", value=len(audit.conflict_groups), labels=labels),
         Metric(name="source_reads", value=audit.source_reads, labels=labels),
     ]
@@ -296,9 +435,10 @@ def _metrics(
     ):
         if moment is not None:
             out.append(Metric(name=name, value=(now - moment).total_seconds(), labels=labels))
+    age = record.staleness_age_seconds
     out += [
         Metric(name="staleness_age_seconds", value=v, labels={**labels, "stat": k})
-        for k, v in age.items()
+        for k, v in (("p50", age.p50), ("p95", age.p95), ("max", age.max))
         if v is not None
     ]
     return out
@@ -323,8 +463,9 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                     "rules": dict(state.rules),
                     "coverage": state.coverage,
                     "moved_to": state.moved_to,
+                    "reason": state.reason,
                     "stale_age_seconds_max": max(state.stale_ages) if state.stale_ages else None,
-                    "edits": _edits_json(state),
+                    "edits": {i: asdict(e) for i, e in _edits(state).items()},
                 },
             )
         )
@@ -334,7 +475,7 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                 kind="loader_rewrote_text",
                 severity=Severity.INFO,
                 message=audit.text_mode.describe(),
-                evidence=_text_check_json(audit),
+                evidence=asdict(_text_check(audit)),
             )
         )
     if audit.untraceable:

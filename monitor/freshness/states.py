@@ -25,6 +25,8 @@ class ChunkClass(enum.StrEnum):
     """The metadata names no source."""
     UNVERIFIED = "unverified"
     """A source, but no hash, no text and no timestamp to check it against."""
+    UNREADABLE = "unreadable"
+    """The source exists (or did) but could not be read: never taken for deleted."""
 
 
 class DocClass(enum.StrEnum):
@@ -36,6 +38,7 @@ class DocClass(enum.StrEnum):
     ORPHANED = "orphaned"
     MOVED = "moved"
     MISSING = "missing"
+    UNREADABLE = "unreadable"
 
 
 class ChunkInfo(NamedTuple):
@@ -70,6 +73,8 @@ class DocumentState:
     """Share of the current text its chunks cover, where it was measured."""
     moved_to: str | None = None
     moved_from: str | None = None
+    reason: str | None = None
+    """Why the source could not be read (for `DocClass.UNREADABLE`)."""
     stale_ages: list[float] = field(default_factory=list)
     """Seconds each stale chunk has been behind its source."""
     hashed: int = 0
@@ -90,6 +95,13 @@ class DocumentState:
             self.chunks.setdefault(cls, []).append(chunk_id)
         self.rules[rule] += 1
 
+    def unreadable(self, reason: str, chunk_ids: list[str]) -> None:
+        """The source could not be read: these chunks are kept, whatever else is known."""
+        self.status = DocClass.UNREADABLE
+        self.reason = reason
+        for chunk_id in chunk_ids:
+            self.add(ChunkClass.UNREADABLE, chunk_id, "unreadable")
+
     def embedded(self, moment: datetime | None) -> None:
         """Note a chunk's embedding time (the state keeps the oldest)."""
         if moment is not None and (self.embedded_at is None or moment < self.embedded_at):
@@ -108,7 +120,10 @@ class DocumentState:
         """Derive the document status from its chunks (orphan and missing are set by the caller)."""
         if self.status in (DocClass.ORPHANED, DocClass.MOVED, DocClass.MISSING):
             return
-        if self.count(ChunkClass.STALE):
+        if self.status is DocClass.UNREADABLE or self.count(ChunkClass.UNREADABLE):
+            # Some chunks could not be checked: no verdict on the document as a whole.
+            self.status = DocClass.UNREADABLE
+        elif self.count(ChunkClass.STALE):
             self.status = DocClass.STALE
         elif self.unembedded or (self.coverage is not None and self.coverage < min_coverage):
             self.status = DocClass.PARTIALLY_INDEXED

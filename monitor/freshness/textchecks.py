@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from monitor.config import FreshnessConfig
+from monitor.errors import SourceFileError
 from monitor.freshness.alignment import (
     ALIGNED,
     VERBATIM,
@@ -60,6 +61,8 @@ class TextChecks:
         self._now = now
         self._texts: dict[str, str] = {}
         self._anchors: _Anchors | None = None
+        self.failed: dict[str, str] = {}
+        """Documents that could not be read since the scan listed them, with the reason."""
 
     def source_text(self, doc: SourceDocument) -> str:
         if doc.id not in self._texts:
@@ -91,7 +94,13 @@ class TextChecks:
     def anchors(self, ids: list[str], docs: Mapping[str, SourceDocument]) -> _Anchors:
         """An index of where text occurs among the documents ``ids`` (built once per audit)."""
         if self._anchors is None:
-            self._anchors = _Anchors({i: self.source_text(docs[i]) for i in ids})
+            texts = {}
+            for doc_id in ids:
+                try:
+                    texts[doc_id] = self.source_text(docs[doc_id])
+                except SourceFileError as exc:
+                    self.failed[doc_id] = exc.reason  # not a candidate: nothing to find in it
+            self._anchors = _Anchors(texts)
         return self._anchors
 
     def remember(self, key: str, value: Any) -> None:
@@ -130,8 +139,11 @@ class TextChecks:
                 start += 1
             texts = self.chunk_texts_raw([i.id for k in batch for i in pending[k]])
             for doc_id in batch:
-                found[doc_id] = self._check(docs[doc_id], pending[doc_id], texts)
-        for doc_id in pending:
+                try:
+                    found[doc_id] = self._check(docs[doc_id], pending[doc_id], texts)
+                except SourceFileError as exc:
+                    self.failed[doc_id] = exc.reason
+        for doc_id in found:
             self.remember(keys[doc_id], found[doc_id])
         located = {
             doc_id: {cid: Located.from_json(v) for cid, v in verdict["chunks"].items()}
@@ -139,7 +151,13 @@ class TextChecks:
         }
         mode = TextMode.decide(c for chunks in located.values() for c in chunks.values())
         for doc_id, infos in pending.items():
-            state, chunks, spans = states[doc_id], located[doc_id], []
+            state = states[doc_id]
+            if doc_id in self.failed:
+                # Listed by the scan, unreadable now (deleted, replaced): no verdict,
+                # and certainly not orphaned; the next run sees what it has become.
+                state.unreadable(self.failed[doc_id], [i.id for i in infos])
+                continue
+            chunks, spans = located[doc_id], []
             for info in infos:
                 where = chunks[info.id]
                 present = where.kind == VERBATIM or (mode.tolerant and where.tolerant)

@@ -138,14 +138,24 @@ class JobLocks:
                 )
                 if won.rowcount != 1:
                     return False
+                reason = (
+                    f"interrupted: its process ({current.holder}) stopped renewing the "
+                    f"job's lock, which expired at {current.expires_at:%Y-%m-%d %H:%M:%S} "
+                    "UTC (killed?)"
+                )
                 if current.run_id is not None:
-                    _interrupt_run(
-                        conn,
-                        current.run_id,
-                        now,
-                        f"interrupted: its process ({current.holder}) stopped renewing the "
-                        f"job's lock, which expired at {current.expires_at:%Y-%m-%d %H:%M:%S} "
-                        "UTC (killed?)",
+                    _interrupt_run(conn, current.run_id, now, reason)
+                else:
+                    # Killed between starting its run and noting it on the lease: the
+                    # run is the job's one still running that started under this lease.
+                    conn.execute(
+                        update(RunRow)
+                        .where(
+                            RunRow.job == current.job,
+                            RunRow.status == RunStatus.RUNNING,
+                            RunRow.started_at >= current.acquired_at,
+                        )
+                        .values(status=RunStatus.INTERRUPTED, finished_at=now, error=reason)
                     )
                 return True
         except SQLAlchemyError as exc:
@@ -246,8 +256,11 @@ class JobLocks:
 class HeldLease:
     """A lease this process holds, kept alive every third of its time to live."""
 
-    def __init__(self, locks: JobLocks, lease: JobLease):
+    def __init__(self, locks: JobLocks, lease: JobLease, *, every: float | None = None):
+        """``every``: seconds between renewals (default a third of the time to live); a
+        test with an injected clock renews often and moves the clock instead of waiting."""
         self._locks = locks
+        self._every = every if every is not None else locks.ttl.total_seconds() / 3
         self._lease = lease
         self._guard = threading.Lock()
         self._stop = threading.Event()
@@ -269,8 +282,7 @@ class HeldLease:
             self._lease = self._locks.attach(self._lease, run_id)
 
     def _beat(self) -> None:
-        interval = self._locks.ttl.total_seconds() / 3
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self._every):
             try:
                 with self._guard:
                     renewed = self._locks.renew(self._lease)

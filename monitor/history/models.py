@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -182,3 +195,122 @@ class AlertOutboxRow(Base):
         Index("ux_alert_outbox_notification_channel", "notification_id", "channel", unique=True),
         Index("ix_alert_outbox_status", "status", "channel"),
     )
+
+
+# -- response logs (migration 0005) -------------------------------------------------
+# Written in bulk through `monitor.history.responses`, not through the ORM: a busy app
+# logs millions of responses. Times are microseconds since 1970 (UTC) in a BigInteger,
+# so bulk inserts need no per-row conversion and windows are plain integer ranges.
+
+
+class ResponseRow(Base):
+    """One response of the application, as its log told it."""
+
+    __tablename__ = "responses"
+
+    rid: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255))
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)  # ix_responses_at_us
+    query: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    context: Mapped[str | None] = mapped_column(Text, nullable=True)
+    grounding: Mapped[float | None] = mapped_column(Float, nullable=True)
+    feedback: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    labels: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON object of text labels."""
+    format: Mapped[str] = mapped_column(String(16))
+    file: Mapped[str | None] = mapped_column(Text, nullable=True)
+    line: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ingested_us: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("id", name="uq_responses_id"),)
+
+
+class ResponseChunkRow(Base):
+    """One chunk a response was given, in rank order, with its lineage at ingestion."""
+
+    __tablename__ = "response_chunks"
+
+    rid: Mapped[int] = mapped_column(
+        ForeignKey("responses.rid", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lineage_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The chunk's `ChunkLineageRow` (class, source, versions) when the response came in."""
+
+    # One B-tree keyed by (rid, position) instead of a rowid table plus an index.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class ChunkLineageRow(Base):
+    """What one freshness run knew of one retrieved chunk; shared by the response chunks
+    ingested while that run was the latest."""
+
+    __tablename__ = "chunk_lineage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_id: Mapped[str] = mapped_column(String(255))
+    freshness_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    chunk_class: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_version: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    current_version: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+    __table_args__ = (
+        Index("ux_chunk_lineage_run_chunk", "freshness_run", "chunk_id", unique=True),
+    )
+
+
+class RetrievalCountRow(Base):
+    """How often a chunk was retrieved on one day (UTC), with its source at the time."""
+
+    __tablename__ = "retrieval_counts"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Days since 1970-01-01."""
+    chunk_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retrievals: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class LogOffsetRow(Base):
+    """How far ingestion read one log file, and how to recognise that file again."""
+
+    __tablename__ = "log_offsets"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    """Bytes consumed (of the decompressed stream for .gz), always at a line start."""
+    lines: Mapped[int] = mapped_column(BigInteger)
+    head_sha256: Mapped[str] = mapped_column(String(64))
+    head_len: Mapped[int] = mapped_column(Integer)
+    at_eof: Mapped[bool] = mapped_column(Boolean)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogPendingRow(Base):
+    """Spans of traces still waiting for their root span, per format."""
+
+    __tablename__ = "log_pending"
+
+    format: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogRejectRow(Base):
+    """Quarantined lines per file and reason (the lines themselves are in the quarantine file)."""
+
+    __tablename__ = "log_rejects"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lines: Mapped[int] = mapped_column(BigInteger)
+    last_us: Mapped[int] = mapped_column(BigInteger)

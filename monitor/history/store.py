@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import HistoryError, UnknownSchemaError
+from monitor.errors import HistoryError, HistoryUnreadableError, UnknownSchemaError
 from monitor.history.models import FindingRow, MemoRow, MetricRow, RunRow, SourceStampRow
 from monitor.records import (
     COMPLETED,
@@ -111,7 +111,9 @@ class HistoryStore:
                     command.upgrade(cfg, "head")
                 head = scripts.get_current_head()
         except SQLAlchemyError as exc:
-            raise HistoryError(f"Cannot migrate history database {self.url}: {exc}") from None
+            raise HistoryError(
+                f"Cannot migrate history database {self.url}: {_first_line(exc)}"
+            ) from None
         return str(head)
 
     def session(self) -> Session:
@@ -289,6 +291,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def as_history_error(exc: BaseException, url: str) -> HistoryError | None:
+    """A database failure met while reading or writing history, as a `HistoryError`
+    (None for anything else). "database disk image is malformed" is the typical one: the
+    CLI maps it to exit 3 with this message instead of a traceback."""
+    if isinstance(exc, HistoryError):
+        return exc
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    return HistoryUnreadableError(_safe(url), _first_line(exc))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message, without SQLAlchemy's statement and background link."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 def _safe(url: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -11,15 +13,23 @@ from pathlib import Path
 
 from wcmatch import glob
 
-from monitor.config import DEFAULT_INCLUDE, SourcesConfig
+from monitor.config import DEFAULT_INCLUDE, DEFAULT_MAX_FILE_BYTES, SourcesConfig
 from monitor.errors import SourceFileError
 from monitor.records import SourceDocument, SourceProblem, SourceStamp
-from monitor.text import sha256_text
+from monitor.text import printable, sha256_text
 
 log = logging.getLogger(__name__)
 
 _GLOB_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.BRACE
 _HTML_SUFFIXES = {".html", ".htm"}
+_VANISHED = "vanished during the run"
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a directory",
+}
 
 
 class DirectoryCatalog:
@@ -28,6 +38,10 @@ class DirectoryCatalog:
     File links are followed only while they stay inside the root; a link out of it, and a
     file that is not UTF-8, is skipped and listed in `problems`. A directory link inside
     the root is not walked: its target is already walked under its real path.
+
+    Nothing it cannot use is skipped silently: a file that cannot be read, decoded, is not
+    a regular file, is larger than ``max_file_bytes`` or vanished during the scan, a file
+    name that is not UTF-8, and a directory that cannot be listed each become a problem.
     """
 
     def __init__(
@@ -35,17 +49,25 @@ class DirectoryCatalog:
         root: Path,
         include: Sequence[str] = tuple(DEFAULT_INCLUDE),
         exclude: Sequence[str] = (),
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ):
         self.root = Path(root)
         self._real_root = self.root.resolve()
         self._include = glob.compile(list(include), flags=_GLOB_FLAGS)
         self._exclude = glob.compile(list(exclude), flags=_GLOB_FLAGS) if exclude else None
+        self._max_bytes = max_file_bytes
         self._problems: list[SourceProblem] = []
         self._reads = 0
 
     @classmethod
     def from_config(cls, config: SourcesConfig) -> DirectoryCatalog:
-        return cls(config.root, include=config.include, exclude=config.exclude)
+        return cls(
+            config.root,
+            include=config.include,
+            exclude=config.exclude,
+            max_file_bytes=config.max_file_bytes,
+        )
 
     @property
     def problems(self) -> Sequence[SourceProblem]:
@@ -59,15 +81,13 @@ class DirectoryCatalog:
         self._problems = []
         known = known or {}
         for path, rel in self._paths():
-            try:
-                stat = path.stat()
-            except OSError as exc:
-                self._problem(rel, f"cannot be read: {exc.strerror or exc}")
+            found = self._stat(path, rel)
+            if found is None:
                 continue
             stamp = known.get(rel)
             if stamp is not None and (stamp.size, stamp.mtime_ns) == (
-                stat.st_size,
-                stat.st_mtime_ns,
+                found.st_size,
+                found.st_mtime_ns,
             ):
                 digest = stamp.sha256
             else:
@@ -78,33 +98,79 @@ class DirectoryCatalog:
                     continue
             yield SourceDocument(
                 id=rel,
-                uri=path.resolve().as_uri(),
+                uri=_uri(path),
                 path=path,
                 sha256=digest,
-                size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns,
-                modified_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
+                size=found.st_size,
+                mtime_ns=found.st_mtime_ns,
+                modified_at=datetime.fromtimestamp(found.st_mtime_ns / 1e9, tz=UTC),
             )
 
     def read_text(self, document: SourceDocument, *, markup: bool = False) -> str:
         return self._decode(document.path, document.id, markup=markup)
 
     def _paths(self) -> Iterator[tuple[Path, str]]:
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(
+            self.root, followlinks=False, onerror=self._unlistable
+        ):
             here = Path(dirpath)
             for name in sorted(dirnames):
-                if (here / name).is_symlink() and not self._inside(here / name):
-                    self._problem(self._rel(here / name), self._outside_message(here / name))
+                rel = self._rel(here / name)
+                if not _utf8(name):
+                    # Its files would have names no store or history can hold.
+                    dirnames.remove(name)
+                    self._problem(
+                        printable(rel),
+                        "the directory name is not valid UTF-8; rename it",
+                        directory=True,
+                    )
+                    continue
+                try:
+                    outside = (here / name).is_symlink() and not self._inside(here / name)
+                except OSError:
+                    continue  # os.walk fails on it too, and reports it as unlistable
+                if outside:
+                    self._problem(rel, self._outside_message(here / name))
             dirnames.sort()
             for name in sorted(filenames):
                 path = here / name
                 rel = self._rel(path)
                 if not self._wanted(rel):
                     continue
-                if path.is_symlink() and not self._inside(path):
-                    self._problem(rel, self._outside_message(path))
+                if not _utf8(name):
+                    self._problem(
+                        printable(rel), "the file name is not valid UTF-8; rename the file"
+                    )
                     continue
                 yield path, rel
+
+    def _stat(self, path: Path, rel: str) -> os.stat_result | None:
+        """The file's stat when it can be used as a source, else None (and a problem)."""
+        try:
+            if path.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except FileNotFoundError:
+                    self._problem(rel, f"broken link to {printable(os.readlink(path))}")
+                    return None
+                except RuntimeError:  # Python 3.11 reports a loop this way
+                    self._problem(rel, "a link loop (too many levels of symbolic links)")
+                    return None
+                if not target.is_relative_to(self._real_root):
+                    self._problem(rel, self._outside_message(path))
+                    return None
+            found = path.stat()
+        except OSError as exc:
+            self._problem(rel, _why(exc))
+            return None
+        if not stat.S_ISREG(found.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(found.st_mode), "a special file")
+            self._problem(rel, f"not a regular file ({kind})")
+            return None
+        if found.st_size > self._max_bytes:
+            self._problem(rel, _too_large(found.st_size, self._max_bytes))
+            return None
+        return found
 
     def _wanted(self, rel: str) -> bool:
         if not self._include.match(rel):
@@ -113,11 +179,21 @@ class DirectoryCatalog:
 
     def _decode(self, path: Path, rel: str, *, markup: bool = False) -> str:
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise SourceFileError(rel, "the file no longer exists") from None
+            # O_NONBLOCK: a file replaced by a FIFO since the scan must not hang the run.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
-            raise SourceFileError(rel, f"cannot be read: {exc.strerror or exc}") from None
+            raise SourceFileError(rel, _why(exc)) from None
+        with os.fdopen(fd, "rb") as file:
+            try:
+                found = os.fstat(fd)
+                if not stat.S_ISREG(found.st_mode):
+                    raise SourceFileError(rel, "not a regular file")
+                # One byte more than allowed tells a file that grew past the limit.
+                data = file.read(self._max_bytes + 1)
+            except OSError as exc:
+                raise SourceFileError(rel, _why(exc)) from None
+        if len(data) > self._max_bytes:
+            raise SourceFileError(rel, _too_large(len(data), self._max_bytes, at_least=True))
         self._reads += 1
         try:
             text = data.decode("utf-8-sig")
@@ -134,18 +210,67 @@ class DirectoryCatalog:
     def _inside(self, path: Path) -> bool:
         try:
             return path.resolve().is_relative_to(self._real_root)
-        except OSError:
+        except (OSError, RuntimeError):
             return False
 
     def _outside_message(self, path: Path) -> str:
-        return f"link to {os.readlink(path)}, outside the source root; not followed"
+        try:
+            target = printable(os.readlink(path))
+        except OSError:
+            target = "?"
+        return f"link to {target}, outside the source root; not followed"
 
     def _rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def _problem(self, rel: str, reason: str) -> None:
-        log.warning("skipped source %s: %s", rel, reason)
-        self._problems.append(SourceProblem(path=rel, reason=reason))
+    def _unlistable(self, error: OSError) -> None:
+        """`os.walk` could not list a directory: report it, never skip it silently."""
+        where = Path(os.fsdecode(error.filename)) if error.filename else self.root
+        try:
+            rel = self._rel(where)
+        except ValueError:
+            rel = "."
+        self._problem(printable(rel), f"cannot be listed: {_why(error)}", directory=True)
+
+    def _problem(self, rel: str, reason: str, *, directory: bool = False) -> None:
+        log.warning("skipped source %s: %s", printable(rel), printable(reason))
+        self._problems.append(SourceProblem(path=rel, reason=reason, directory=directory))
+
+
+def _uri(path: Path) -> str:
+    try:
+        return path.resolve().as_uri()
+    except (OSError, RuntimeError):  # raced away since the scan: the path as listed
+        return path.absolute().as_uri()
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _why(error: OSError) -> str:
+    """A short reason for an OS error on a source, in words a user can act on."""
+    if error.errno in (errno.ENOENT, errno.ESTALE):
+        return _VANISHED
+    if error.errno == errno.ENAMETOOLONG:
+        return "the path is longer than the system allows (PATH_MAX)"
+    if error.errno == errno.ELOOP:
+        return "a link loop (too many levels of symbolic links)"
+    if error.errno == errno.ENOTDIR:
+        return "a part of its path is no longer a directory"
+    return f"cannot be read: {error.strerror or error}"
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> str:
+    more = "more than " if at_least else ""
+    return (
+        f"larger than sources.max_file_bytes ({more}{size} > {limit} bytes); raise the limit "
+        "or exclude the file"
+    )
 
 
 class _TextExtractor(HTMLParser):

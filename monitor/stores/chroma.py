@@ -8,18 +8,18 @@ is always off, and no collection is opened with Chroma's default embedding funct
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.config import StoreConfig
 from monitor.errors import CollectionNotFoundError, StoreError
 from monitor.records import Chunk, Neighbour
+from monitor.stores.calls import with_retries
 
 log = logging.getLogger(__name__)
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+T = TypeVar("T")
 
 
 def open_client(config: StoreConfig, *, create: bool = False) -> Any:
@@ -43,19 +43,62 @@ def open_client(config: StoreConfig, *, create: bool = False) -> Any:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     token = config.auth_token()
     headers = {"Authorization": f"Bearer {token}"} if token else None
+    where = describe(config)
+    timeout = config.timeout_seconds
+
+    def connect() -> Any:
+        return _connect_http(config, headers, settings)
+
     try:
-        return chromadb.HttpClient(
-            host=str(config.host),
-            port=config.port,
-            ssl=config.ssl,
-            headers=headers,
-            settings=settings,
-        )
+        return with_retries(connect, what="connect", where=where, timeout=timeout)
+    except StoreError:
+        raise
     except Exception as exc:
         raise StoreError(
-            f"Cannot reach the Chroma server at {describe(config)}: {exc}. "
+            f"Cannot reach the Chroma server at {where}: {exc}. "
             "Is it running (`chroma run`)? Check store.host and store.port."
         ) from None
+
+
+def _connect_http(config: StoreConfig, headers: dict[str, str] | None, settings: Any) -> Any:
+    """An HttpClient whose every later request times out after ``store.timeout_seconds``.
+
+    chromadb 1.x builds its httpx client with no timeout and talks to the server while it
+    is constructed, so the construction runs in a daemon thread that is abandoned (to end
+    when the server closes the socket, or with the process) if the server does not answer
+    in time; the timeout is then set on the client's session for every later call.
+    """
+    import chromadb
+    import httpx
+
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = chromadb.HttpClient(
+                host=str(config.host),
+                port=config.port,
+                ssl=config.ssl,
+                headers=headers,
+                settings=settings,
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, name="ragmon-chroma-connect", daemon=True)
+    thread.start()
+    thread.join(config.timeout_seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {config.timeout_seconds:g} s")
+    if "error" in made:
+        raise made["error"]
+    client = made["client"]
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(config.timeout_seconds)
+    else:  # a chromadb whose internals moved: still works, only without the timeout
+        log.warning("cannot set store.timeout_seconds on this chromadb's HTTP client")
+    return client
 
 
 def describe(config: StoreConfig) -> str:
@@ -66,9 +109,16 @@ def describe(config: StoreConfig) -> str:
     return f"{scheme}://{config.host}:{config.port}"
 
 
-def _collection(client: Any, name: str, where: str) -> Any:
+def _collection(client: Any, name: str, where: str, timeout: float | None) -> Any:
     try:
-        return client.get_collection(name, embedding_function=None)
+        return with_retries(
+            lambda: client.get_collection(name, embedding_function=None),
+            what=f"open collection {name!r}",
+            where=where,
+            timeout=timeout,
+        )
+    except StoreError:
+        raise
     except Exception as exc:
         if "does not exist" in str(exc) or "not found" in str(exc).lower():
             try:
@@ -82,9 +132,19 @@ def _collection(client: Any, name: str, where: str) -> Any:
 class ChromaStore:
     """Read-only `VectorStore` over one Chroma collection."""
 
-    def __init__(self, client: Any, collection: str, *, page_size: int = 1000, where: str = ""):
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        *,
+        page_size: int = 1000,
+        where: str = "",
+        timeout: float | None = None,
+    ):
         self._where = where or "Chroma"
-        self._collection = _collection(client, collection, self._where)
+        self._timeout = timeout
+        """Of a server's calls (already set on the client); named in errors."""
+        self._collection = _collection(client, collection, self._where, timeout)
         self._page_size = page_size
 
     @classmethod
@@ -94,6 +154,7 @@ class ChromaStore:
             config.collection,
             page_size=config.page_size,
             where=describe(config),
+            timeout=config.timeout_seconds if config.host is not None else None,
         )
 
     @property
@@ -110,7 +171,7 @@ class ChromaStore:
         return dict(self._collection.metadata or {})
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return int(self._call("count"))
 
     @property
     def space(self) -> str | None:
@@ -175,7 +236,14 @@ class ChromaStore:
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         try:
-            return getattr(self._collection, method)(**kwargs)
+            return with_retries(
+                lambda: getattr(self._collection, method)(**kwargs),
+                what=method,
+                where=self._where,
+                timeout=self._timeout,
+            )
+        except StoreError:
+            raise
         except Exception as exc:
             raise StoreError(f"Chroma {method} failed on {self._where}: {exc}") from None
 
@@ -199,15 +267,40 @@ def _chunks(result: Mapping[str, Any]) -> list[Chunk]:
 class ChromaIndexTarget:
     """The collection `ragmon index` builds. The only class in ragmon that writes to Chroma."""
 
-    def __init__(self, client: Any, collection: str, *, page_size: int = 1000):
-        self._collection = client.get_or_create_collection(
-            collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        *,
+        page_size: int = 1000,
+        where: str = "",
+        timeout: float | None = None,
+    ):
+        self._where = where or "Chroma"
+        self._timeout = timeout
+        self._collection = self._retried(
+            "create collection",
+            lambda: client.get_or_create_collection(
+                collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            ),
         )
-        self._reader = ChromaStore(client, collection, page_size=page_size)
+        self._reader = ChromaStore(
+            client, collection, page_size=page_size, where=where, timeout=timeout
+        )
 
     @classmethod
     def from_config(cls, config: StoreConfig) -> ChromaIndexTarget:
-        return cls(open_client(config, create=True), config.collection, page_size=config.page_size)
+        return cls(
+            open_client(config, create=True),
+            config.collection,
+            page_size=config.page_size,
+            where=describe(config),
+            timeout=config.timeout_seconds if config.host is not None else None,
+        )
+
+    def _retried(self, what: str, call: Callable[[], T]) -> T:
+        # upsert and delete by id are idempotent, so a retried write is harmless.
+        return with_retries(call, what=what, where=self._where, timeout=self._timeout)
 
     @property
     def reader(self) -> ChromaStore:
@@ -221,14 +314,18 @@ class ChromaIndexTarget:
         metadatas: Sequence[Mapping[str, Any]],
     ) -> None:
         """Add (or overwrite) chunks."""
-        self._collection.upsert(
-            ids=list(ids),
-            documents=list(texts),
-            embeddings=[list(map(float, e)) for e in embeddings],
-            metadatas=[dict(m) for m in metadatas],
+        vectors = [list(map(float, e)) for e in embeddings]
+        self._retried(
+            "upsert",
+            lambda: self._collection.upsert(
+                ids=list(ids),
+                documents=list(texts),
+                embeddings=vectors,
+                metadatas=[dict(m) for m in metadatas],
+            ),
         )
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
-            self._collection.delete(ids=list(ids))
+            self._retried("delete", lambda: self._collection.delete(ids=list(ids)))

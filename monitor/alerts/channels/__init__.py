@@ -54,6 +54,7 @@ def build_channels(
     env = os.environ if env is None else env
     out = ChannelSet()
     secrets: list[str] = []
+    redactors: list[Redactor] = []
     for name, config in settings.items():
         channel: AlertChannel
         if isinstance(config, ConsoleSettings):
@@ -76,8 +77,7 @@ def build_channels(
             if config.password_env and not password:
                 channel = UnavailableChannel(name, "email", _unset(config.password_env))
             else:
-                if password:
-                    secrets.append(password)
+                redactors.append(Redactor.for_smtp(config.username, password))
                 channel = EmailChannel(
                     name,
                     host=config.host,
@@ -93,7 +93,7 @@ def build_channels(
         else:  # pragma: no cover - the settings union is closed
             raise TypeError(f"unknown channel settings {type(config).__name__}")
         out.channels[name] = channel
-    out.redactor = Redactor(secrets)
+    out.redactor = sum(redactors, Redactor(secrets))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -9,9 +10,12 @@ from pathlib import Path
 from typing import Literal
 
 from monitor.alerts.messages import email_message
-from monitor.alerts.redact import Redactor
+from monitor.alerts.redact import MASK, Redactor
 from monitor.errors import DeliveryError
 from monitor.records import Notification
+
+_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{12,}={0,2}")
+"""A base64 blob (with a digit, ``+``, ``/`` or padding, so plain words are kept)."""
 
 
 class EmailChannel:
@@ -46,7 +50,7 @@ class EmailChannel:
         self._password = password
         self.timeout = timeout
         self.ca_file = ca_file
-        self._redact = Redactor([password] if password else [])
+        self._redact = Redactor.for_smtp(username, password)
 
     @property
     def name(self) -> str:
@@ -66,6 +70,10 @@ class EmailChannel:
                 if isinstance(exc.smtp_error, bytes)
                 else str(exc.smtp_error)
             )
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                # A server may echo the AUTH exchange: mask every base64 blob, not only
+                # the encodings of the password we know of.
+                text = _BLOB.sub(MASK, text)
             raise DeliveryError(
                 self._name,
                 self._redact(f"SMTP {exc.smtp_code} {text}"),

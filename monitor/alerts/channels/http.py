@@ -11,6 +11,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor import __version__
 from monitor.alerts.redact import Redactor
@@ -27,6 +28,28 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be used for a webhook, or None when it can.
+
+    The answer never quotes the URL (it is a secret). A webhook URL is read from the
+    environment when a message is sent, so a bad one fails its own channel, permanently,
+    instead of stopping the evaluation.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a non-numeric or out-of-range port)
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"expected an http:// or https:// URL, got scheme {parts.scheme or 'none'!r}"
+    if not parts.hostname:
+        return "the URL names no host"
+    if parts.username is not None or parts.password is not None:
+        # urllib sends no Basic auth from the URL: it would try to resolve "user:pw@host".
+        return "user:password in the URL is not supported; put the token in the URL path"
+    return None
+
+
 def post_json(url: str, payload: Any, *, timeout: float, channel: str) -> None:
     """POST ``payload``; raise `DeliveryError` unless the answer is 2xx.
 
@@ -34,6 +57,9 @@ def post_json(url: str, payload: Any, *, timeout: float, channel: str) -> None:
     are not (the request itself is wrong and will be retried next run, after a fix).
     """
     redact = Redactor([url])
+    problem = url_problem(url)
+    if problem is not None:
+        raise DeliveryError(channel, f"unusable URL: {problem}", retryable=False)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(
         url,
@@ -51,8 +77,15 @@ def post_json(url: str, payload: Any, *, timeout: float, channel: str) -> None:
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise DeliveryError(channel, f"timed out after {timeout:g} s") from None
-        raise DeliveryError(channel, redact(f"connection failed: {exc.reason}")) from None
+        # "unknown url type" and the like: the request cannot work, however often tried.
+        permanent = isinstance(exc.reason, str | ValueError)
+        raise DeliveryError(
+            channel, redact(f"connection failed: {exc.reason}"), retryable=not permanent
+        ) from None
     except TimeoutError:
         raise DeliveryError(channel, f"timed out after {timeout:g} s") from None
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+    except ValueError as exc:  # http.client.InvalidURL and urllib's own refusals
+        reason = redact(f"{type(exc).__name__}: {exc}")
+        raise DeliveryError(channel, reason, retryable=False) from None
+    except (OSError, http.client.HTTPException) as exc:
         raise DeliveryError(channel, redact(f"{type(exc).__name__}: {exc}")) from None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.alerts.channels.http import post_json
+from monitor.alerts.channels.http import post_json, url_problem
 from monitor.alerts.messages import notification_json
+from monitor.errors import DeliveryError
 from monitor.records import Notification
 
 
@@ -26,6 +27,10 @@ class WebhookChannel:
         return f"{self.kind} (URL from ${self._url_env})"
 
     def send(self, notification: Notification) -> None:
+        problem = url_problem(self._url)
+        if problem is not None:
+            reason = f"${self._url_env} does not hold a usable webhook URL: {problem}"
+            raise DeliveryError(self._name, reason, retryable=False)
         post_json(self._url, self.payload(notification), timeout=self.timeout, channel=self._name)
 
     def payload(self, notification: Notification) -> dict[str, object]:

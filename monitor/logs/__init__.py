@@ -1,0 +1,1 @@
+"""Response logs: one adapter per format, the ingester, and chunk lineage."""
