@@ -1,17 +1,26 @@
 """Freshness benchmark: the audit against a plain paged scan of the same Chroma collection.
 
-Builds (once, cached under bench/.cache/) a corpus of source documents and a Chroma
-collection of random vectors whose metadata follows ragmon's own convention, with a known
-share of stale (5%), orphaned (2%) and never-indexed (2%) documents. Then times a plain
-paged `collection.get` scan, and two audit runs on one history database: the first hashes
-every source, the second must read none. Each phase runs in its own child process, so each
-gets its own peak RSS. Checks the audit's counts against the planted ones exactly.
-Targets: audit run 1 <= 1.5x the scan's wall time at the full size; peak RSS < 1024 MB;
-RSS flat in N (large size <= 1.25x small size, with --also); run 2 reads no source file. Wall times
-are the median of --repeat runs of each phase.
+Builds (once, cached under bench/.cache/) a corpus of source documents and two Chroma
+collections of random vectors over it, one per metadata convention:
+
+- ``ragmon``: ragmon's own metadata (source and chunk hashes, chunk index, embedded_at);
+  each chunk is one paragraph;
+- ``langchain``: what LangChain's Chroma integration writes: uuid ids, ``source`` =
+  the path the loader was given (``docs/d00001.md``), no hash, no timestamp; chunks cut
+  across paragraph boundaries, as a character splitter cuts them.
+
+Planted after indexing: rewritten (5%: all new text), edited (3%: one word of the first
+paragraph replaced, so exactly one chunk stale), deleted (2%) and never-indexed (2%)
+documents. Then, per convention, times a plain paged `collection.get` scan, and two audit
+runs on one history database: the first hashes every source, the second must read none.
+Each phase runs in its own child process, so each gets its own peak RSS. Checks the
+audit's counts against the planted ones exactly. Targets: audit run 1 <= 2x the scan's
+wall time at the full size; peak RSS < 1024 MB; RSS flat in N (large size <= 1.25x small
+size, with --also); run 2 reads no source file. Wall times are the median of --repeat
+runs of each phase.
 
     python bench/freshness.py [--chunks 200000] [--docs 20000] [--also 50000] [--seed 7]
-                              [--repeat 3] [--server]
+                              [--repeat 3] [--server] [--convention ragmon|langchain|both]
 
 --server reaches the store through `chroma run` (HTTP), so the store's own memory (an
 embedded chromadb loads the whole segment into the reader) is the server's, not ours.
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -58,12 +68,17 @@ EMBEDDED_AT = ANCHOR - timedelta(days=30)
 ORIGINAL_MTIME = ANCHOR - timedelta(days=60)
 STALE_MTIME = ANCHOR - timedelta(days=3)
 MISSING_MTIME = ANCHOR - timedelta(days=10)
-SHARES = {"stale": 0.05, "orphaned": 0.02, "missing": 0.02}
+SHARES = {"stale": 0.05, "edited": 0.03, "orphaned": 0.02, "missing": 0.02}
+"""Shares of documents: rewritten (``stale``), edited (one word), deleted, never indexed."""
+EDIT_WORD = "zeppelin"
+"""The word an edited document gets in place of its first paragraph's third word."""
+COLLECTIONS = {"ragmon": "bench", "langchain": "bench-lc"}
 # The four counts the brief fixes exactly: (level, class) in details["counts"].
 CHECKED = [
     ("chunks", "stale"),
     ("chunks", "orphaned"),
     ("documents", "missing"),
+    ("documents", "stale"),
     ("chunks", "fresh"),
 ]
 
@@ -118,7 +133,20 @@ def stamp(path: Path, when: datetime, offset_s: int) -> None:
 
 
 def corpus_dir(chunks: int, docs: int, seed: int) -> Path:
-    return CACHE / f"{chunks}-{docs}-{seed}"
+    return CACHE / f"v2-{chunks}-{docs}-{seed}"
+
+
+def langchain_pieces(parts: list[str]) -> list[str]:
+    """As many chunks as paragraphs, each cut at the middle word of one paragraph through
+    the middle of the next: a character splitter's cuts, not the paragraphs'."""
+    text = document(parts)
+    cuts, offset = [0], 0
+    for part in parts[:-1]:
+        words = part.split(" ")
+        cuts.append(offset + len(" ".join(words[: len(words) // 2])) + 1)
+        offset += len(part) + 2
+    cuts.append(len(text))
+    return [text[a:b].strip() for a, b in itertools.pairwise(cuts)]
 
 
 def ensure_corpus(chunks: int, docs: int, seed: int) -> dict[str, Any]:
@@ -170,11 +198,15 @@ def generate(root: Path, chunks: int, docs: int, seed: int) -> dict[str, Any]:
     client = chromadb.PersistentClient(
         path=str(root / "chroma"), settings=Settings(anonymized_telemetry=False)
     )
-    collection = client.get_or_create_collection(
-        "bench", embedding_function=None, metadata={"hnsw:space": "cosine"}
-    )
+    collections = {
+        convention: client.get_or_create_collection(
+            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        for convention, name in COLLECTIONS.items()
+    }
     embedded_at = EMBEDDED_AT.isoformat(timespec="seconds")
     batch: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": []}
+    lc_batch: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": []}
     chunk_counts: dict[str, int] = {}
     added = 0
 
@@ -183,9 +215,10 @@ def generate(root: Path, chunks: int, docs: int, seed: int) -> dict[str, Any]:
         n = len(batch["ids"])
         vectors = vectors_rng.standard_normal((n, DIM), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        collection.add(embeddings=vectors, **batch)
+        collections["ragmon"].add(embeddings=vectors, **batch)
+        collections["langchain"].add(embeddings=vectors, **lc_batch)
         added += n
-        for values in batch.values():
+        for values in (*batch.values(), *lc_batch.values()):
             values.clear()
         log(f"[gen] {added}/{chunks} chunks added ({time.perf_counter() - start:.0f} s)")
 
@@ -213,13 +246,18 @@ def generate(root: Path, chunks: int, docs: int, seed: int) -> dict[str, Any]:
                     "ragmon_embedding_model": MODEL,
                 }
             )
+        for index, piece in enumerate(langchain_pieces(parts)):
+            lc_batch["ids"].append(f"{number:08x}-{index:04x}-4000-8000-{seed:012x}")
+            lc_batch["documents"].append(piece)
+            lc_batch["metadatas"].append({"source": f"docs/{doc_id}"})
         if len(batch["ids"]) >= BATCH:
             flush()
     if batch["ids"]:
         flush()
-    stored = collection.count()
-    if stored != chunks:
-        raise SystemExit(f"generation bug: the collection holds {stored} chunks, not {chunks}")
+    for convention, collection in collections.items():
+        stored = collection.count()
+        if stored != chunks:
+            raise SystemExit(f"generation bug: {convention} holds {stored} chunks, not {chunks}")
 
     # After indexing: stale documents get new text (none of their old paragraphs), and
     # orphaned ones are deleted.
@@ -227,10 +265,17 @@ def generate(root: Path, chunks: int, docs: int, seed: int) -> dict[str, Any]:
         path = docs_dir / doc_id
         path.write_text(document(paragraphs(rewrite_rng, chunk_counts[doc_id])), "utf-8")
         stamp(path, STALE_MTIME, int(doc_id[1:-3]))
+    for doc_id in classes["edited"]:
+        path = docs_dir / doc_id
+        text = path.read_text("utf-8")
+        words = text.split(" ", 3)
+        path.write_text(" ".join([words[0], words[1], EDIT_WORD, words[3]]), "utf-8")
+        stamp(path, STALE_MTIME, int(doc_id[1:-3]))
     for doc_id in classes["orphaned"]:
         (docs_dir / doc_id).unlink()
 
-    stale_chunks = sum(chunk_counts[d] for d in classes["stale"])
+    # Rewritten documents: every chunk stale; edited ones: exactly one.
+    stale_chunks = sum(chunk_counts[d] for d in classes["stale"]) + len(classes["edited"])
     orphaned_chunks = sum(chunk_counts[d] for d in classes["orphaned"])
     manifest = {
         "chunks": chunks,
@@ -247,7 +292,7 @@ def generate(root: Path, chunks: int, docs: int, seed: int) -> dict[str, Any]:
             },
             "documents": {
                 "fresh": docs - sum(len(v) for v in classes.values()),
-                "stale": len(classes["stale"]),
+                "stale": len(classes["stale"]) + len(classes["edited"]),
                 "orphaned": len(classes["orphaned"]),
                 "missing": len(classes["missing"]),
             },
@@ -265,7 +310,7 @@ def generate(root: Path, chunks: int, docs: int, seed: int) -> dict[str, Any]:
 # -- phases, each in its own child process --------------------------------------------
 
 
-def phase_scan(root: Path) -> dict[str, Any]:
+def phase_scan(root: Path, name: str) -> dict[str, Any]:
     import chromadb
     from chromadb.config import Settings
 
@@ -280,7 +325,7 @@ def phase_scan(root: Path) -> dict[str, Any]:
         client = chromadb.PersistentClient(
             path=str(root / "chroma"), settings=Settings(anonymized_telemetry=False)
         )
-    collection = client.get_collection("bench", embedding_function=None)
+    collection = client.get_collection(name, embedding_function=None)
     seen, offset = 0, 0
     while True:
         page = collection.get(limit=PAGE, offset=offset, include=["documents", "metadatas"])
@@ -292,15 +337,15 @@ def phase_scan(root: Path) -> dict[str, Any]:
     return {"wall": time.perf_counter() - start, "chunks": seen}
 
 
-def _store_config(root: Path) -> dict[str, Any]:
+def _store_config(root: Path, name: str) -> dict[str, Any]:
     server = os.environ.get(SERVER_ENV)
     if server:
         host, port = server.rsplit(":", 1)
-        return {"host": host, "port": int(port), "collection": "bench"}
-    return {"path": str(root / "chroma"), "collection": "bench"}
+        return {"host": host, "port": int(port), "collection": name}
+    return {"path": str(root / "chroma"), "collection": name}
 
 
-def phase_audit(root: Path, history_dir: Path) -> dict[str, Any]:
+def phase_audit(root: Path, history_dir: Path, name: str) -> dict[str, Any]:
     try:
         from jobs.freshness import run_freshness
     except ImportError as exc:
@@ -313,7 +358,7 @@ def phase_audit(root: Path, history_dir: Path) -> dict[str, Any]:
 
     config = config_from_dict(
         {
-            "store": _store_config(root),
+            "store": _store_config(root, name),
             "sources": {"root": str(root / "docs")},
             "freshness": {"embedding_sample": 0},
         },
@@ -355,8 +400,8 @@ def phase_audit(root: Path, history_dir: Path) -> dict[str, Any]:
     }
 
 
-def child(phase: str, root: Path, history_dir: Path | None = None) -> dict[str, Any]:
-    argv = [sys.executable, __file__, "--phase", phase, "--corpus", str(root)]
+def child(phase: str, root: Path, name: str, history_dir: Path | None = None) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--phase", phase, "--corpus", str(root), "--name", name]
     if history_dir is not None:
         argv += ["--history", str(history_dir)]
     start = time.perf_counter()
@@ -372,9 +417,17 @@ def child(phase: str, root: Path, history_dir: Path | None = None) -> dict[str, 
 
 def run_phase(args: argparse.Namespace) -> None:
     root = Path(args.corpus)
-    out = phase_scan(root) if args.phase == "scan" else phase_audit(root, Path(args.history))
-    # Linux reports ru_maxrss in KiB.
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.phase == "scan":
+        out = phase_scan(root, args.name)
+    else:
+        out = phase_audit(root, Path(args.history), args.name)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would
+    # report the driver's own peak (it generates the corpus) as its floor.
+    with open("/proc/self/status") as status:
+        hwm = next((line.split()[1] for line in status if line.startswith("VmHWM:")), None)
+    out["rss_mb"] = (
+        int(hwm) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     print(json.dumps(out), flush=True)
 
 
@@ -429,29 +482,36 @@ def chroma_server(root: Path) -> Iterator[None]:
         process.wait(timeout=30)
 
 
-def measure(chunks: int, docs: int, seed: int, repeat: int, server: bool) -> dict[str, Any]:
-    """Each phase ``repeat`` times: median wall time, highest peak RSS."""
+def measure(
+    chunks: int, docs: int, seed: int, repeat: int, server: bool, conventions: list[str]
+) -> list[dict[str, Any]]:
+    """Per convention, each phase ``repeat`` times: median wall time, highest peak RSS."""
     manifest = ensure_corpus(chunks, docs, seed)
     root = corpus_dir(chunks, docs, seed)
     warm(root)
     with chroma_server(root) if server else contextlib.nullcontext():
-        return _measure(manifest, root, chunks, repeat)
+        return [
+            {"convention": c, **_measure(manifest, root, chunks, repeat, COLLECTIONS[c])}
+            for c in conventions
+        ]
 
 
-def _measure(manifest: dict[str, Any], root: Path, chunks: int, repeat: int) -> dict[str, Any]:
+def _measure(
+    manifest: dict[str, Any], root: Path, chunks: int, repeat: int, name: str
+) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"scan": [], "audit1": [], "audit2": []}
     for rep in range(1, repeat + 1):
-        log(f"[bench] {chunks} chunks, repetition {rep}/{repeat}: reference scan")
-        runs["scan"].append(child("scan", root))
+        log(f"[bench] {name}: {chunks} chunks, repetition {rep}/{repeat}: reference scan")
+        runs["scan"].append(child("scan", root, name))
         # A fresh history per repetition; run 2 reuses run 1's, as a scheduled audit would.
         history_dir = Path(tempfile.mkdtemp(prefix="ragmon-bench-"))
         try:
             for run in (1, 2):
-                log(f"[bench] {chunks} chunks, repetition {rep}/{repeat}: audit run {run}")
-                runs[f"audit{run}"].append(result := child("audit", root, history_dir))
+                log(f"[bench] {name}: {chunks} chunks, repetition {rep}/{repeat}: audit run {run}")
+                runs[f"audit{run}"].append(result := child("audit", root, name, history_dir))
                 if "error" in result:
                     break
-                kept = root / "results" / f"audit{run}.json"
+                kept = root / "results" / f"{name}-audit{run}.json"
                 kept.parent.mkdir(exist_ok=True)
                 shutil.copyfile(result["dump"], kept)
                 result["dump"] = str(kept.relative_to(REPO))
@@ -481,12 +541,15 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def report(results: list[dict[str, Any]]) -> bool:
     checks: list[tuple[str, bool]] = []
-    head = f"{'N chunks':>9}  {'phase':<15} {'wall s':>8} {'chunks/s':>10} {'peak RSS MB':>12}"
+    head = (
+        f"{'convention':<10} {'N chunks':>9}  {'phase':<15} {'wall s':>8} {'chunks/s':>10} "
+        f"{'peak RSS MB':>12}"
+    )
     repeats = len(results[0]["scan"].get("walls", [])) or 1
     print(f"median wall of {repeats} repetition(s) per phase; peak RSS the highest of them\n")
     print(f"{head}  audit/scan")
-    for r in results:
-        n, scan = r["manifest"]["chunks"], r["scan"]
+    for r in sorted(results, key=lambda r: (r["manifest"]["chunks"], r["convention"])):
+        n, scan, conv = r["manifest"]["chunks"], r["scan"], r["convention"]
         for label, key in [
             ("reference scan", "scan"),
             ("audit run 1", "audit1"),
@@ -494,26 +557,26 @@ def report(results: list[dict[str, Any]]) -> bool:
         ]:
             m = r.get(key) or {"error": "not run"}
             if "error" in m:
-                print(f"{n:>9}  {label:<15} {'-':>8} {'-':>10} {'-':>12}  {m['error']}")
+                print(f"{conv:<10} {n:>9}  {label:<15} {'-':>8} {'-':>10} {'-':>12}  {m['error']}")
                 continue
             ratio = f"{m['wall'] / scan['wall']:.2f}x" if "wall" in scan else "-"
             print(
-                f"{n:>9}  {label:<15} {m['wall']:>8.2f} {n / m['wall']:>10.0f} "
+                f"{conv:<10} {n:>9}  {label:<15} {m['wall']:>8.2f} {n / m['wall']:>10.0f} "
                 f"{m['rss_mb']:>12.1f}  {ratio}"
             )
     for r in results:
-        manifest, n = r["manifest"], r["manifest"]["chunks"]
-        print(f"\ncounts at {n} chunks ({manifest['docs']} documents), audit run 1 vs planted:")
+        manifest, n, conv = r["manifest"], r["manifest"]["chunks"], r["convention"]
+        print(f"\n{conv}: counts at {n} chunks ({manifest['docs']} documents), run 1 vs planted:")
         got = r.get("audit1", {})
         if "error" in got or "counts" not in got:
             print(f"  FAIL  no audit result: {got.get('error', 'not run')}")
-            checks.append((f"{n}: audit counts", False))
+            checks.append((f"{conv} {n}: audit counts", False))
             continue
         for level, name in CHECKED:
             want = manifest["expected"][level][name]
             have = got["counts"].get(level, {}).get(name)
             ok = have == want
-            checks.append((f"{n}: {level} {name}", ok))
+            checks.append((f"{conv} {n}: {level} {name}", ok))
             print(
                 f"  {'PASS' if ok else 'FAIL'}  {level:<9} {name:<9} expected {want:>7}  got {have}"
             )
@@ -521,7 +584,7 @@ def report(results: list[dict[str, Any]]) -> bool:
             print(f"  info  {level} counts reported: {json.dumps(got['counts'].get(level))}")
         print(f"  info  run 1: {got['summary']}")
         same = all(r.get(k, {}).get("consistent", False) for k in ("audit1", "audit2"))
-        checks.append((f"{n}: repetitions agree", same))
+        checks.append((f"{conv} {n}: repetitions agree", same))
         print(f"  {'PASS' if same else 'FAIL'}  every repetition found the same counts")
         walls = {k: r[k].get("walls", []) for k in ("scan", "audit1", "audit2")}
         print(
@@ -535,42 +598,41 @@ def report(results: list[dict[str, Any]]) -> bool:
     print("\ntargets:")
     targets: list[tuple[str, bool]] = []
     notes: list[str] = []
+    full = max(r["manifest"]["chunks"] for r in results)
     for r in results:
-        n, scan = r["manifest"]["chunks"], r["scan"]
+        n, scan, conv = r["manifest"]["chunks"], r["scan"], r["convention"]
         a1, a2 = r.get("audit1", {}), r.get("audit2", {})
         if "wall" in a1 and "wall" in scan:
             ratio = a1["wall"] / scan["wall"]
-            if r is results[-1]:  # the issue sets the time target at the full size only
-                targets.append((f"{n}: audit run 1 wall <= 1.5x scan ({ratio:.2f}x)", ratio <= 1.5))
+            if n == full:  # the issue sets the time target at the full size only
+                targets.append(
+                    (f"{conv} {n}: audit run 1 wall <= 2x scan ({ratio:.2f}x)", ratio <= 2)
+                )
             else:
-                notes.append(f"  info  {n}: audit run 1 wall {ratio:.2f}x the scan (fixed costs)")
+                notes.append(f"  info  {conv} {n}: run 1 wall {ratio:.2f}x the scan (fixed costs)")
         else:
-            targets.append((f"{n}: audit run 1 wall <= 1.5x scan (no measurement)", False))
+            targets.append((f"{conv} {n}: audit run 1 wall <= 2x scan (no measurement)", False))
         peak = max((m.get("rss_mb", 0.0) for m in (a1, a2)), default=0.0)
-        targets.append((f"{n}: audit peak RSS < 1024 MB ({peak:.0f} MB)", 0 < peak < 1024))
+        targets.append((f"{conv} {n}: audit peak RSS < 1024 MB ({peak:.0f} MB)", 0 < peak < 1024))
         reads = a2.get("source_reads")
-        targets.append((f"{n}: audit run 2 source_reads == 0 (got {reads})", reads == 0))
-    if len(results) > 1:
-        small, large = results[0], results[-1]
+        targets.append((f"{conv} {n}: audit run 2 source_reads == 0 (got {reads})", reads == 0))
+    for conv in sorted({r["convention"] for r in results}):
+        mine = sorted(
+            (r for r in results if r["convention"] == conv), key=lambda r: r["manifest"]["chunks"]
+        )
+        if len(mine) < 2:
+            continue
+        small, large = mine[0], mine[-1]
         peaks = [
             max(m.get("rss_mb", 0.0) for m in (r.get("audit1", {}), r.get("audit2", {})))
             for r in (small, large)
         ]
         flat = peaks[0] > 0 and 0 < peaks[1] <= 1.25 * peaks[0]
         label = (
-            f"audit RSS flat in N: {peaks[1]:.0f} MB at {large['manifest']['chunks']} <= "
-            f"1.25x {peaks[0]:.0f} MB at {small['manifest']['chunks']}"
+            f"{conv}: audit RSS flat in N: {peaks[1]:.0f} MB at {large['manifest']['chunks']} "
+            f"<= 1.25x {peaks[0]:.0f} MB at {small['manifest']['chunks']}"
         )
         targets.append((label, flat))
-        scans = [r["scan"].get("rss_mb", 0.0) for r in (small, large)]
-        if all(scans):
-            # Chroma's first read of an embedded collection loads its whole vector segment,
-            # so part of every reader's RSS grows with N whatever the reader does.
-            notes.append(
-                f"  info  reference scan RSS {scans[0]:.0f} -> {scans[1]:.0f} MB "
-                f"({scans[1] / scans[0]:.2f}x); audit above the scan: "
-                f"{peaks[0] - scans[0]:.0f} -> {peaks[1] - scans[1]:.0f} MB"
-            )
     for label, ok in targets:
         print(f"  {'PASS' if ok else 'FAIL'}  {label}")
     for note in notes:
@@ -590,7 +652,9 @@ def main() -> None:
         action="store_true",
         help="reach the store through `chroma run` (HTTP) instead of embedded",
     )
+    parser.add_argument("--convention", choices=["ragmon", "langchain", "both"], default="both")
     parser.add_argument("--phase", choices=["scan", "audit"], help=argparse.SUPPRESS)
+    parser.add_argument("--name", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--history", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -600,8 +664,13 @@ def main() -> None:
     sizes = {args.chunks: args.docs}
     if args.also:
         sizes[args.also] = max(1, round(args.also * args.docs / args.chunks))
-    results = [measure(n, sizes[n], args.seed, args.repeat, args.server) for n in sorted(sizes)]
-    for r in results:
+    conventions = list(COLLECTIONS) if args.convention == "both" else [args.convention]
+    results = [
+        r
+        for n in sorted(sizes)
+        for r in measure(n, sizes[n], args.seed, args.repeat, args.server, conventions)
+    ]
+    for r in results[:: len(conventions)]:
         m = r["manifest"]
         seconds = m["generation_seconds"]
         print(f"corpus {m['chunks']} chunks / {m['docs']} docs: generated in {seconds} s")

@@ -18,6 +18,7 @@ from dashboards.model import (
 )
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
+from monitor.freshness.embeddings import EmbeddingsResult, EmbeddingSummary
 from monitor.freshness.results import (
     FixItem,
     FreshnessResult,
@@ -42,10 +43,17 @@ class FreshnessSection:
         latest = FreshnessResult.from_json(stored) if stored else None
         figures = self._figures(data, latest)
         queue = with_retrievals(latest.fix_queue, data.retrievals) if latest else []
+        # The embedding check is the daily `embeddings` job's; its panel sits here.
+        checked = data.details.get("embeddings")
+        embeddings = (
+            EmbeddingsResult.from_json(checked[1]).embedding if checked and checked[1] else None
+        )
         html = render(
             "freshness.html.j2",
             run=run,
             latest=latest,
+            emb=embeddings,
+            edits=_edits(latest),
             figures=figures,
             queue=queue,
             classes=CLASSES,
@@ -54,7 +62,7 @@ class FreshnessSection:
             html=html,
             figures=figures,
             headlines=self._headlines(data),
-            light=self._light(run, latest),
+            light=self._light(run, latest, embeddings),
             data={
                 "latest": stored,
                 "series": {f.id: f.spec["data"] for f in figures},
@@ -74,10 +82,12 @@ class FreshnessSection:
             ),
         ]
 
-    def _light(self, run: Any, latest: FreshnessResult | None) -> Light:
+    def _light(
+        self, run: Any, latest: FreshnessResult | None, embeddings: EmbeddingSummary | None
+    ) -> Light:
         if latest is None:
             return Light.GREY
-        if latest.embedding.model_mismatch:
+        if embeddings is not None and embeddings.model_mismatch:
             return Light.RED
         return run_light(run, latest)
 
@@ -124,6 +134,16 @@ class FreshnessSection:
                 )
             )
         return figures
+
+
+def _edits(latest: FreshnessResult | None) -> list[dict[str, Any]]:
+    """Every chunk stale by ``edited`` in the latest run, the largest change first."""
+    rows = [
+        {"document": doc, "chunk": chunk, "changed_share": e.changed_share, "diff": e.diff}
+        for doc, verdict in (latest.by_document.items() if latest else ())
+        for chunk, e in verdict.edits.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["changed_share"], r["document"], r["chunk"]))
 
 
 def _csv(queue: Sequence[FixItem]) -> bytes:

@@ -131,11 +131,13 @@ def init(
     path = settings.config_path
     if path.exists() and not force:
         raise CliError(f"{path} already exists. Use --force to overwrite it.", EXIT_USAGE)
-    preset = "auto"
+    preset, rewrite = "auto", None
     if inspect:
-        proposal = sample_mapping(store_path, host, port, collection)
+        root = path.parent / sources_root
+        proposal = sample_mapping(store_path, host, port, collection, root)
         console(settings.quiet).print(proposal.describe(), markup=False)
         preset = proposal.preset or "auto"
+        rewrite = proposal.rewrite.toml if proposal.rewrite else None
     path.write_text(
         render_config(
             store_path=store_path or (None if host else "chroma"),
@@ -144,6 +146,7 @@ def init(
             collection=collection,
             sources_root=sources_root,
             preset=preset,
+            path_rewrite=rewrite,
         ),
         encoding="utf-8",
     )
@@ -262,7 +265,7 @@ def run_jobs(settings: Settings, names: tuple[str, ...], as_json: bool, full: bo
         else:
             render_outcome(outcome, quiet=settings.quiet)
         if outcome.error is not None:
-            worst = max(worst, EXIT_RUNTIME)
+            worst = max(worst, EXIT_USAGE if outcome.config_error else EXIT_RUNTIME)
         elif outcome.status is RunStatus.FINDINGS:
             worst = max(worst, EXIT_FINDINGS)
     sys.exit(EXIT_LOCKED if skipped and worst == EXIT_OK else worst)

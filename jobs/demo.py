@@ -107,6 +107,11 @@ kind = "console"
 [alerts.channels.file]
 kind = "jsonl"
 path = ".ragmon/alerts.jsonl"
+
+# Staleness is counted per chunk: the demo's two changed numbers are 2 of 63 chunks.
+[[alerts.rules]]
+name = "stale-share"
+threshold = 0.02
 """
 
 
@@ -130,19 +135,15 @@ def run_demo(workdir: Path, *, quiet: bool = False) -> int:
     docs = workdir / "docs"
     _copy_corpus(docs)
     config_path = workdir / "ragmon.toml"
-    config_path.write_text(
-        render_config(
-            store_path="chroma",
-            host=None,
-            port=8000,
-            collection="handbook",
-            sources_root="docs",
-            preset="auto",
-        )
-        + DEMO_ALERTS
-        + DEMO_LOGS,
-        encoding="utf-8",
+    rendered = render_config(
+        store_path="chroma",
+        host=None,
+        port=8000,
+        collection="handbook",
+        sources_root="docs",
+        preset="auto",
     )
+    config_path.write_text(rendered + DEMO_ALERTS + DEMO_LOGS, encoding="utf-8")
     config = registry.load_config(config_path)
     out.rule("1. Index the sample corpus")
     run_index(config, None, dry_run=False, quiet=quiet)

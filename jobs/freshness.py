@@ -1,4 +1,8 @@
-"""The `freshness` job: audit every chunk of the collection against its source document."""
+"""The `freshness` job: audit every chunk of the collection against its source document.
+
+Hourly by default, so it never loads the embedding model (no torch import): the check of
+the stored vectors is the daily `embeddings` job (`jobs.embeddings`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from jobs.registry import register
 from monitor.alerts.builtin import BuiltinRule
 from monitor.config import Config
 from monitor.history import HistoryStore
-from monitor.records import RunResult, Severity
+from monitor.records import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +61,6 @@ RULES = (
         description="Source documents that were never indexed cannot be retrieved.",
     ),
     BuiltinRule(
-        name="model-mismatch",
-        metric="model_mismatch",
-        op=">=",
-        threshold=1,
-        severity=Severity.CRITICAL,
-        gate=True,
-        gate_key="freshness.fail_on_model_mismatch",
-        finding_kinds=("model_mismatch", "mixed_models"),
-        description="The stored vectors were not made by the configured embedding model: "
-        "queries and chunks live in different spaces.",
-    ),
-    BuiltinRule(
         name="staleness-age",
         metric="staleness_age_seconds",
         labels={"stat": "p95"},
@@ -91,7 +83,6 @@ def run_freshness(
 ) -> RunResult:
     """Audit the configured collection; ``full`` re-hashes every source file."""
     from jobs.ui import progress_bar
-    from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.freshness.audit import audit
     from monitor.freshness.results import to_result
     from monitor.provenance import MetadataMapping
@@ -99,11 +90,6 @@ def run_freshness(
     from monitor.stores import describe_store, open_store
 
     settings = config.freshness
-    embedder = (
-        SentenceTransformerEmbedder.from_config(config.embedding)
-        if settings.embedding_sample > 0
-        else None
-    )
     with open_store(config.store) as store, progress_bar(quiet) as bar:
         task = bar.add_task("auditing chunks", total=store.count())
         found = audit(
@@ -113,7 +99,6 @@ def run_freshness(
             settings,
             root=config.sources.root,
             rewrites=config.mapping.path_rewrites,
-            embedder=embedder,
             known=None if full else history.source_stamps(),
             memo_get=history.memo_get,
             rotation=history.count_runs(),

@@ -28,6 +28,7 @@ JobFunction = Callable[..., "RunResult"]
 JOB_MODULES: tuple[str, ...] = (
     "jobs.freshness",
     "jobs.chunking",
+    "jobs.embeddings",
     "jobs.relevance",
     "jobs.ingest_logs",
     "jobs.grounding",

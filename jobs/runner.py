@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from jobs.registry import JobSpec
 from monitor.alerts.gates import check_gates
 from monitor.config import Config
-from monitor.errors import MonitorError, SlotServedError
+from monitor.errors import ConfigError, MonitorError, SlotServedError
 from monitor.history import HistoryStore
 from monitor.history.alerts import AlertStore
 from monitor.history.locks import JobLocks
@@ -28,6 +28,8 @@ class Outcome:
     run_id: int
     result: RunResult | None
     error: str | None = None
+    config_error: bool = False
+    """The error is the configuration's (the CLI exits 2, not 3)."""
 
     @property
     def status(self) -> RunStatus:
@@ -113,7 +115,13 @@ def _execute(
     except (MonitorError, OSError) as exc:
         history.fail_run(run_id, str(exc))
         log.error("job %s failed: %s", spec.name, exc)
-        failed = Outcome(job=spec.name, run_id=run_id, result=None, error=str(exc))
+        failed = Outcome(
+            job=spec.name,
+            run_id=run_id,
+            result=None,
+            error=str(exc),
+            config_error=isinstance(exc, ConfigError),
+        )
         _after(failed, config, history, hooks)
         return failed
     except KeyboardInterrupt:

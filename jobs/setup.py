@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import Config, StoreConfig
+from monitor.freshness.rewrites import RewriteChoice
 from monitor.history import HistoryStore
 from monitor.provenance import MappingProposal, propose_mapping
 
@@ -26,9 +28,11 @@ def render_config(
     collection: str,
     sources_root: str,
     preset: str,
+    path_rewrite: str | None = None,
 ) -> str:
     """The starter config: the commented example with the given values set through
-    tomlkit, so any text (backslashes, quotes, newlines) is escaped as TOML and reads back."""
+    tomlkit, so any text (backslashes, quotes, newlines) is escaped as TOML and reads back;
+    ``path_rewrite`` (a ``path_rewrites = [...]`` line) replaces the commented example."""
     import tomlkit
 
     template = resources.files("jobs").joinpath("ragmon.example.toml").read_text("utf-8")
@@ -45,6 +49,10 @@ def render_config(
     sources["root"] = sources_root
     mapping: Any = doc["mapping"]
     mapping["preset"] = preset
+    if path_rewrite:
+        rewrites = tomlkit.parse(path_rewrite)["path_rewrites"]
+        mapping["path_rewrites"] = rewrites
+        mapping["path_rewrites"].comment("proposed by ragmon init --inspect")
     return tomlkit.dumps(doc)
 
 
@@ -53,6 +61,9 @@ class InspectReport:
     proposal: MappingProposal
     collection: str
     count: int
+    rewrite: RewriteChoice | None = None
+    """A path rewrite that resolves more sampled chunks than the recorded paths do."""
+    sources_root: str = ""
 
     @property
     def preset(self) -> str | None:
@@ -73,13 +84,29 @@ class InspectReport:
                 "No known convention found: set [mapping] source_key to the metadata key "
                 "that holds each chunk's source path or id."
             )
+        choice = self.rewrite
+        if choice is not None:
+            lines.append(
+                f"Source paths: as recorded, {choice.as_is} of {choice.total} sampled chunks "
+                f"name a file under {self.sources_root}; rewriting the prefix {choice.from_!r} "
+                f"to {choice.to!r} resolves {choice.resolves} of {choice.total}."
+            )
+            lines.append(f"Proposed: {choice.toml}")
         return "\n".join(lines)
 
 
 def sample_mapping(
-    store_path: str | None, host: str | None, port: int, collection: str
+    store_path: str | None,
+    host: str | None,
+    port: int,
+    collection: str,
+    sources_root: Path | None = None,
 ) -> InspectReport:
-    """Sample up to 200 chunks of a collection and propose a metadata mapping."""
+    """Sample up to 200 chunks of a collection and propose a metadata mapping, and, given
+    the sources directory, a path rewrite when the recorded paths resolve only with one."""
+    from monitor.config import MappingConfig
+    from monitor.freshness.rewrites import best_rewrite
+    from monitor.provenance import MetadataMapping
     from monitor.stores import open_store
 
     config = StoreConfig(
@@ -92,7 +119,20 @@ def sample_mapping(
     with open_store(config) as store:
         pages = store.pages(include_text=False)
         chunks = list(islice((c for page in pages for c in page), SAMPLE_SIZE))
-        return InspectReport(propose_mapping(chunks), collection, store.count())
+        count = store.count()
+    proposal = propose_mapping(chunks)
+    report = InspectReport(proposal, collection, count)
+    if sources_root is None or not sources_root.is_dir():
+        return report
+    mapping = MetadataMapping(MappingConfig.model_validate({"preset": proposal.preset or "auto"}))
+    recorded = Counter(s for c in chunks if (s := mapping.provenance(c).source) is not None)
+    ids = {p.relative_to(sources_root).as_posix() for p in sources_root.rglob("*") if p.is_file()}
+    choice = best_rewrite(recorded, ids, sources_root)
+    if choice is None or choice.resolves <= choice.as_is:
+        return report
+    return InspectReport(
+        proposal, collection, count, rewrite=choice, sources_root=str(sources_root)
+    )
 
 
 def run_index(

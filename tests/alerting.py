@@ -106,9 +106,9 @@ def empty_freshness_result() -> dict[str, Any]:
     from monitor.freshness.results import (
         AgeStats,
         ClassCounts,
-        EmbeddingSummary,
         FreshnessResult,
         Shares,
+        TextCheck,
     )
 
     return FreshnessResult(
@@ -122,7 +122,10 @@ def empty_freshness_result() -> dict[str, Any]:
         staleness_age_seconds=AgeStats(),
         newest_embedding=None,
         newest_source_change=None,
-        embedding=EmbeddingSummary(models_in_metadata={}),
+        text_check=TextCheck(
+            rule="verbatim", loader_rewrote_text=False, checked=0, verbatim=0, aligned_closely=0
+        ),
+        models_in_metadata={},
         conflicts=(),
         untraceable=(),
         source_reads=0,

@@ -73,14 +73,14 @@ def audit_now(config: Config, *, full: bool = False) -> RunResult:
         history.engine.dispose()
 
 
-def audit_and_store(config: Config) -> RunResult:
+def audit_and_store(config: Config, job: str = "freshness") -> RunResult:
     """Run the job as `ragmon run` does, so the next run sees this one's stamps and memos."""
     from jobs import registry
     from jobs.runner import execute, standard_hooks
 
     history = HistoryStore.open(config.history_url)
     try:
-        outcome = execute(registry.get("freshness"), config, history, hooks=standard_hooks())
+        outcome = execute(registry.get(job), config, history, hooks=standard_hooks())
         assert outcome.error is None, outcome.error
         assert outcome.result is not None
         return outcome.result
@@ -99,10 +99,17 @@ def ragmon_index(config: Config, embedder: Any, *, max_tokens: int = 48) -> None
 
 
 def langchain_index(
-    store: StoreConfig, docs: Path, embedder: Any, *, recorded_prefix: str, key: str = "source"
+    store: StoreConfig,
+    docs: Path,
+    embedder: Any,
+    *,
+    recorded_prefix: str,
+    key: str = "source",
+    pieces_of: Any = None,
 ) -> dict[str, list[str]]:
     """Build a collection as LangChain's Chroma integration does: uuid ids, text as documents,
-    metadata ``source`` = the path the loader was given. Returns chunk ids per file."""
+    metadata ``source`` = the path the loader was given. Returns chunk ids per file.
+    ``pieces_of(text, pieces)`` stands for a loader that rewrites what it stores."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=220, chunk_overlap=0)
@@ -112,7 +119,10 @@ def langchain_index(
     ids_by_file: dict[str, list[str]] = {}
     for path in sorted(docs.rglob("*.md")):
         rel = path.relative_to(docs).as_posix()
-        pieces = splitter.split_text(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        pieces = splitter.split_text(text)
+        if pieces_of is not None:
+            pieces = pieces_of(text, pieces)
         ids = [str(uuid.uuid4()) for _ in pieces]
         collection.add(
             ids=ids,
@@ -130,3 +140,101 @@ def chunk_ids(config: Config, source_key: str, value: str) -> list[str]:
     )
     got = collection.get(where={source_key: value}, include=["metadatas"])
     return sorted(got["ids"])
+
+
+def llamaindex_document_hash(text: str, metadata: dict[str, Any]) -> str:
+    """`Document.hash` as llama-index-core 0.12+ computes it (metadata lines, then text)."""
+    import hashlib
+
+    lines = "\n".join(f"{k}: {v}" for k, v in metadata.items())
+    text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    identity = "-".join(p for p in (lines, text_hash) if p)
+    return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def llamaindex_index(
+    store: StoreConfig,
+    docs: Path,
+    embedder: Any,
+    *,
+    pieces_of: Any = None,
+    glob: str = "*.md",
+) -> dict[str, list[str]]:
+    """Build a collection as LlamaIndex's ChromaVectorStore writes one: node ids, node text
+    as documents, flat file metadata from SimpleDirectoryReader, the node as JSON without
+    its text in ``_node_content`` (with ``start_char_idx``/``end_char_idx`` and the source
+    document's hash), and ``document_id``/``doc_id``/``ref_doc_id``."""
+    import json
+    from datetime import date
+
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=220, chunk_overlap=0)
+    collection = open_client(store, create=True).get_or_create_collection(
+        store.collection, embedding_function=None
+    )
+    ids_by_file: dict[str, list[str]] = {}
+    for path in sorted(docs.rglob(glob)):
+        rel = path.relative_to(docs).as_posix()
+        text = path.read_text(encoding="utf-8")
+        file_meta = {
+            "file_path": str(path),
+            "file_name": path.name,
+            "file_type": "text/markdown",
+            "file_size": path.stat().st_size,
+            "creation_date": date.today().isoformat(),
+            "last_modified_date": date.today().isoformat(),
+        }
+        doc_id = str(uuid.uuid4())
+        doc_hash = llamaindex_document_hash(text, file_meta)
+        pieces = splitter.split_text(text)
+        stored = pieces_of(text, pieces) if pieces_of else pieces
+        ids, metas, cursor = [], [], 0
+        for piece in pieces:
+            start = text.find(piece, cursor)
+            cursor = start + len(piece)
+            node_id = str(uuid.uuid4())
+            node = {
+                "id_": node_id,
+                "embedding": None,
+                "metadata": file_meta,
+                "excluded_embed_metadata_keys": ["file_name", "file_type", "file_size"],
+                "excluded_llm_metadata_keys": ["file_name", "file_type", "file_size"],
+                "relationships": {
+                    "1": {
+                        "node_id": doc_id,
+                        "node_type": "4",
+                        "metadata": file_meta,
+                        "hash": doc_hash,
+                        "class_name": "RelatedNodeInfo",
+                    }
+                },
+                "metadata_template": "{key}: {value}",
+                "metadata_separator": "\n",
+                "text": "",
+                "mimetype": "text/plain",
+                "start_char_idx": start,
+                "end_char_idx": cursor,
+                "metadata_seperator": "\n",
+                "text_template": "{metadata_str}\n\n{content}",
+                "class_name": "TextNode",
+            }
+            ids.append(node_id)
+            metas.append(
+                {
+                    **file_meta,
+                    "_node_content": json.dumps(node),
+                    "_node_type": "TextNode",
+                    "document_id": doc_id,
+                    "doc_id": doc_id,
+                    "ref_doc_id": doc_id,
+                }
+            )
+        collection.add(
+            ids=ids,
+            documents=stored,
+            embeddings=[list(map(float, v)) for v in embedder.embed(stored)],
+            metadatas=metas,
+        )
+        ids_by_file[rel] = ids
+    return ids_by_file

@@ -53,7 +53,6 @@ def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_pa
         ("orphans", "orphaned_chunks", {}, ">", 0.0, Severity.WARNING, True, True),
         ("unreadable-sources", "chunks", {"class": "unreadable"}, ">", 0.0, WARN, True, True),
         ("missing-documents", "documents", {"class": "missing"}, ">", 0.0, WARN, True, False),
-        ("model-mismatch", "model_mismatch", {}, ">=", 1.0, Severity.CRITICAL, True, True),
         (
             "staleness-age",
             "staleness_age_seconds",
@@ -65,10 +64,17 @@ def test_built_in_rules_cover_staleness_and_can_be_overridden_or_disabled(tmp_pa
             True,
         ),
     ]
+    # The vector check is the daily `embeddings` job's, and so is its rule.
+    embeddings = [
+        (r.name, r.metric, r.op, r.threshold, r.severity, r.gate)
+        for r in default.alerts.rules
+        if r.job == "embeddings"
+    ]
+    assert embeddings == [("model-mismatch", "model_mismatch", ">=", 1.0, Severity.CRITICAL, True)]
     # Every registered job's rules are there, each naming its job, in registry order.
     declared = [(spec.name, r.name) for spec in registry.all_jobs().values() for r in spec.rules]
     assert [(r.job, r.name) for r in default.alerts.rules] == declared
-    assert {job for job, _ in declared} >= {"freshness", "chunking"}
+    assert {job for job, _ in declared} >= {"freshness", "chunking", "embeddings"}
 
     tuned = alert_config(
         tmp_path,
@@ -115,7 +121,6 @@ def test_default_rules_fire_on_freshness_figures(tmp_path, history):
             Metric(name="stale_share", value=0.22, labels={"collection": "docs"}),
             Metric(name="orphaned_chunks", value=5, labels={"collection": "docs"}),
             Metric(name="chunks", value=40, labels={"collection": "docs", "class": "fresh"}),
-            Metric(name="model_mismatch", value=0, labels={"collection": "docs"}),
             Metric(
                 name="staleness_age_seconds",
                 value=9 * 86400,
@@ -127,6 +132,13 @@ def test_default_rules_fire_on_freshness_figures(tmp_path, history):
                 labels={"collection": "docs", "stat": "max"},
             ),
         ],
+    )
+
+    # The model check is the daily embeddings job's.
+    store_run(
+        history,
+        [Metric(name="model_mismatch", value=0, labels={"collection": "docs"})],
+        job="embeddings",
     )
 
     evaluations = _evaluate(config, history)

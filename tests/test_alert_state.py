@@ -168,7 +168,8 @@ def test_channels_get_only_what_reaches_their_minimum_severity(tmp_path, history
         },
     )
     history = HistoryStore.open(config.history_url)
-    store_run(history, {"stale_share": 0.3, "model_mismatch": 1})
+    store_run(history, {"stale_share": 0.3})
+    store_run(history, {"model_mismatch": 1}, job="embeddings")
     evaluate_alerts(config, history, now=T0)
     assert sorted(n["rule"] for n in read_jsonl(tmp_path / "all.jsonl")) == [
         "model-mismatch",

@@ -81,7 +81,7 @@ def test_a_stale_source_fires_once_resolves_once_and_survives_a_webhook_outage(w
         {"collection": "handbook"},
     )
     assert firing["run_id"] == outcome.run_id
-    assert firing["findings"] == ["b.md: 1 of 6 chunks stale (numbers-changed)"]
+    assert firing["findings"] == ["b.md: 1 of 6 chunks stale (edited: - 5 + 9)"]
     assert firing["report"] == str(config.base_dir / "report" / "index.html")
     assert "ALERT FIRING [warning] stale-share: stale_share{collection=handbook} = 9.09% " in (
         capsys.readouterr().err

@@ -9,6 +9,7 @@ from jobs.demo import run_demo
 from jobs.demo_rechunk import BAD_DOCUMENTS, FOOTER
 from jobs.registry import load_config
 from jobs.setup import last_details
+from monitor.freshness.results import FreshnessResult
 from monitor.history import HistoryStore
 from monitor.stores import open_store
 
@@ -28,12 +29,21 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
     assert status == {
         "handbook/vacation-policy.md": "stale",
         "products/warranty.txt": "stale",
-        "handbook/expenses.md": "stale",
+        "handbook/expenses.md": "partially_indexed",
         "faq/it-faq.md": "orphaned",
         "handbook/remote-work.md": "moved",
         "handbook/policies/remote-work.md": "moved",
         "handbook/parental-leave.md": "missing",
     }
+    # Chunk-level: the appended section leaves every embedded chunk fresh, and the changed
+    # number makes exactly one chunk stale, with the number as its evidence.
+    by_doc = details["by_document"]
+    assert by_doc["handbook/expenses.md"]["chunk_ids"] == {}
+    assert by_doc["handbook/expenses.md"]["unembedded_chars"] > 200
+    vacation = by_doc["handbook/vacation-policy.md"]
+    assert len(vacation["chunk_ids"]["stale"]) == 1
+    assert [e["diff"] for e in vacation["edits"].values()] == ["- 20 + 25"]
+    assert [e["diff"] for e in by_doc["products/warranty.txt"]["edits"].values()] == ["- 24 + 36"]
     # the bad re-ingest of three files, against the chunking run made right after indexing
     chunking = last_details(history, "chunking")
     changed = {c["document"]: c for c in chunking["comparison"]["documents"]}
@@ -46,9 +56,18 @@ def test_demo_finds_every_planted_drift(tmp_path, capsys):
     assert run is not None and run.status == "findings"  # its truncation gate fired
     assert chunking["snapshot"]["shares"]["truncated"] > 0.01
 
-    (conflict,) = details["conflicts"]
-    assert conflict["source_ids"] == ["faq/hr-faq.md", "handbook/vacation-policy.md"]
-    assert conflict["values"] == [["15"], ["20"]]
+    # One grouped conflict, documents oldest first, the newest value marked.
+    (conflict,) = FreshnessResult.from_json(details).conflicts
+    assert [v.source_id for v in conflict.voices] == [
+        "faq/hr-faq.md",
+        "handbook/vacation-policy.md",
+    ]
+    assert conflict.values == ["15", "20"]
+    assert (conflict.newest.source_id, conflict.newest.value) == (
+        "handbook/vacation-policy.md",
+        "20",
+    )
+    assert conflict.template == "Full-time employees receive N days of paid vacation per year."
 
     # the staleness alert, on the console and in the JSONL file
     assert "ALERT FIRING [warning] stale-share: stale_share{collection=handbook} = " in (

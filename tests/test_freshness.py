@@ -65,6 +65,12 @@ def plant_ragmon_world(root, embedder, store):
     return config, ids
 
 
+def collection(config):
+    return open_client(config.store).get_collection(
+        config.store.collection, embedding_function=None
+    )
+
+
 @pytest.fixture()
 def ragmon_world(tmp_path, embedder, store_config):
     """`plant_ragmon_world` in an embedded store, then on the `chroma run` server (the
@@ -79,9 +85,18 @@ def test_each_planted_class_is_found_with_exact_ids(ragmon_world):
     details = result.details
     by_doc = details["by_document"]
 
+    # The source hash says change.md changed; its text says which chunk did.
+    texts = dict(
+        zip(
+            *[collection(config).get(ids=ids["change.md"])[k] for k in ("ids", "documents")],
+            strict=True,
+        )
+    )
+    (changed,) = [i for i, t in texts.items() if "24 months" in t]
     assert by_doc["change.md"]["status"] == "stale"
-    assert by_doc["change.md"]["chunk_ids"] == {"stale": ids["change.md"]}
-    assert by_doc["change.md"]["rules"] == {"source-hash": len(ids["change.md"])}
+    assert by_doc["change.md"]["chunk_ids"] == {"stale": [changed]}
+    assert by_doc["change.md"]["rules"] == {"edited": 1, "exact": len(ids["change.md"]) - 1}
+    assert by_doc["change.md"]["edits"][changed]["diff"] == "- 24 + 36"
     assert by_doc["gone.md"]["status"] == "orphaned"
     assert by_doc["gone.md"]["chunk_ids"] == {"orphaned": ids["gone.md"]}
     assert by_doc["move.md"]["status"] == "moved"
@@ -97,7 +112,7 @@ def test_each_planted_class_is_found_with_exact_ids(ragmon_world):
     # A whitespace-only edit is not a change; untouched documents are fresh.
     assert "reflow.md" not in by_doc and "keep.md" not in by_doc
     counts = details["counts"]
-    assert counts["chunks"]["stale"] == len(ids["change.md"])
+    assert counts["chunks"]["stale"] == 1
     assert counts["chunks"]["orphaned"] == len(ids["gone.md"])
     assert counts["chunks"]["moved"] == len(ids["move.md"])
     assert counts["chunks"]["untraceable"] == 1
@@ -112,11 +127,10 @@ def test_each_planted_class_is_found_with_exact_ids(ragmon_world):
         "missing": 1,
         "unreadable": 0,
     }
-    assert details["embedding"]["mismatched"] == []
-    assert details["embedding"]["model_mismatch"] is False
     assert result.status is RunStatus.FINDINGS
     crossed = {g.rule for g in result.gates if g.firing}
-    assert crossed == {"stale-share", "orphans"}
+    # one edited chunk among all of them is under the 5% stale share
+    assert crossed == {"orphans"}
 
 
 def test_fix_queue_gives_one_action_per_document(ragmon_world):
@@ -218,7 +232,8 @@ def test_langchain_collection_without_any_ragmon_metadata(langchain_world):
 
     assert by_doc["policy.md"]["status"] == "stale"
     assert by_doc["policy.md"]["chunk_ids"]["stale"] == changed
-    assert by_doc["policy.md"]["rules"]["numbers-changed"] == len(changed)
+    assert by_doc["policy.md"]["rules"]["edited"] == len(changed)
+    assert {e["diff"] for e in by_doc["policy.md"]["edits"].values()} == {"- 24 + 36"}
     assert "reflow.md" not in by_doc
     assert by_doc["grows.md"]["status"] == "partially_indexed"
     assert by_doc["grows.md"]["coverage"] < 0.9
@@ -285,13 +300,14 @@ def test_random_vectors_of_the_right_dimension_are_a_model_mismatch(tmp_path, em
     vectors = np.random.default_rng(1).normal(size=(len(got["ids"]), 384))
     collection.update(ids=got["ids"], embeddings=[list(map(float, v)) for v in vectors])
 
-    result = audit_and_store(config)
+    result = audit_and_store(config, "embeddings")
 
     embedding = result.details["embedding"]
     assert embedding["model_mismatch"] is True
     assert sorted(m["chunk_id"] for m in embedding["mismatched"]) == sorted(got["ids"])
     assert any(f.kind == "model_mismatch" for f in result.findings)
     assert "model-mismatch" in {g.rule for g in result.gates if g.firing}
+    assert {m.name: m.value for m in result.metrics}["model_mismatch"] == 1
 
 
 def test_a_different_dimension_is_a_model_mismatch(tmp_path, embedder):
@@ -307,7 +323,7 @@ def test_a_different_dimension_is_a_model_mismatch(tmp_path, embedder):
         metadatas=[{"source": "a.md"}],
         embeddings=[[0.01] * 768],
     )
-    embedding = audit_and_store(config).details["embedding"]
+    embedding = audit_and_store(config, "embeddings").details["embedding"]
     assert (embedding["stored_dimension"], embedding["model_dimension"]) == (768, 384)
     assert embedding["model_mismatch"] is True
 
@@ -322,7 +338,7 @@ def test_swapped_vectors_are_caught_per_chunk(tmp_path, embedder):
     b_vector = collection.get(ids=["b.md#0"], include=["embeddings"])["embeddings"][0]
     collection.update(ids=["a.md#1"], embeddings=[list(map(float, b_vector))])
 
-    result = audit_and_store(config)
+    result = audit_and_store(config, "embeddings")
 
     embedding = result.details["embedding"]
     assert [m["chunk_id"] for m in embedding["mismatched"]] == ["a.md#1"]
@@ -335,13 +351,13 @@ def test_mixed_models_are_reported_with_counts(tmp_path, embedder):
     docs = tmp_path / "docs"
     write(docs, "a.md", long_doc("A"))
     config = make_config(
-        tmp_path, tmp_path / "chroma", "mixed", docs, freshness={"embedding_sample": 0}
+        tmp_path, tmp_path / "chroma", "mixed", docs, freshness={"embedding_sample": 5}
     )
     ragmon_index(config, embedder)
     collection = open_client(config.store).get_collection("mixed", embedding_function=None)
     meta = collection.get(ids=["a.md#0"])["metadatas"][0]
     collection.update(ids=["a.md#0"], metadatas=[{**meta, "ragmon_embedding_model": "bge-small"}])
-    result = audit_and_store(config)
+    result = audit_and_store(config, "embeddings")
     models = result.details["embedding"]["models_in_metadata"]
     assert models["bge-small"] == 1
     assert (
@@ -373,11 +389,13 @@ def test_embedded_and_served_stores_give_the_same_audit(tmp_path, embedder, chro
         "embedded": StoreConfig(path=tmp_path / "embedded" / "chroma", page_size=4),
         "server": StoreConfig(host=host, port=port, collection=f"h{uuid.uuid4().hex[:12]}"),
     }
-    results, gates = {}, {}
+    results, gates, vectors = {}, {}, {}
     for kind, store in stores.items():
         config, _ = plant_ragmon_world(tmp_path / kind, embedder, store)
         result = audit_and_store(config)
         results[kind] = result.details
+        # The vector check is the `embeddings` job's.
+        vectors[kind] = audit_and_store(config, "embeddings").details["embedding"]
         gates[kind] = [(g.rule, g.value, g.firing) for g in result.gates]
     embedded, served = results["embedded"], results["server"]
     assert gates["embedded"] == gates["server"]
@@ -393,7 +411,7 @@ def test_embedded_and_served_stores_give_the_same_audit(tmp_path, embedder, chro
     ] == [(f["document"], f["action"], f["chunks"], f["target"]) for f in served["fix_queue"]]
     for key in ("chunks", "documents", "shares", "untraceable", "conflicts"):
         assert embedded[key] == served[key], key
-    assert embedded["embedding"]["mismatched"] == served["embedding"]["mismatched"] == []
+    assert vectors["embedded"]["mismatched"] == vectors["server"]["mismatched"] == []
 
 
 TIMES = ("modified_at", "embedded_at", "stale_age_seconds")
@@ -468,4 +486,5 @@ def test_html_embedded_with_its_tags_is_matched_against_the_raw_page(tmp_path, e
     stale = audit_and_store(config).details["by_document"]["errors.html"]
     (changed,) = [i for i, p in zip(ids, pieces, strict=True) if "wait 35 seconds" in p]
     assert stale["chunk_ids"] == {"stale": [changed]}
-    assert stale["rules"]["numbers-changed"] == 1
+    assert stale["rules"]["edited"] == 1
+    assert stale["edits"][changed]["diff"] == "- 35 + 90"

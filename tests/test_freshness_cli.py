@@ -51,7 +51,7 @@ def test_threshold_crossed_exits_1_and_json_follows_the_schema(tmp_path, embedde
     payload = json.loads(result.output)
     assert payload["job"] == "freshness" and payload["status"] == "findings"
     body = payload["result"]
-    assert body["schema"] == "ragmon.freshness/1"
+    assert body["schema"] == "ragmon.freshness/2"
     assert body["by_document"]["b.md"]["status"] == "stale"
     assert set(body["counts"]["chunks"]) == {
         "fresh",
@@ -91,6 +91,7 @@ def test_fix_queue_as_json_and_csv(tmp_path, embedder):
         "action",
         "chunks",
         "age_days",
+        "changed_share",
         "retrievals",
         "target",
         "reason",

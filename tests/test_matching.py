@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config import PathRewrite
-from monitor.freshness.matching import SourceResolver, coverage, match_text, numbers_in
-from monitor.text import normalise
+from monitor.freshness.alignment import SourceText, coverage, match_words
+from monitor.freshness.matching import SourceResolver
 
 IDS = {"a.md", "sub/b.md"}
 
@@ -33,39 +33,51 @@ def test_recorded_paths_resolve_to_catalog_ids(recorded, expected):
     assert resolver.resolve(recorded) == expected
 
 
-SOURCE = normalise(
-    "Full-time employees receive 20 days of paid vacation per year.\n"
-    "The allowance accrues monthly and is pro-rated for part-time contracts."
+SOURCE = SourceText(
+    match_words(
+        "Full-time employees receive 20 days of paid vacation per year.\n"
+        "The allowance accrues monthly and is pro-rated for part-time contracts. "
+        "See http://example.org/en/stable/leave.html and call leave_days() for the balance."
+    )
 )
 
 
-def test_reflowed_text_matches_exactly():
-    chunk = normalise("Full-time employees receive 20 days\n   of paid vacation per year.")
-    found = match_text(chunk, SOURCE, threshold=95)
-    assert (found.present, found.rule) == (True, "exact")
+def locate(text: str):
+    return SOURCE.locate(match_words(text), threshold=95)
 
 
-def test_a_fixed_typo_is_still_present_but_a_changed_number_is_not():
-    typo = normalise("Full-time employes receive 20 days of paid vacation per year.")
-    number = normalise("Full-time employees receive 15 days of paid vacation per year.")
-    assert match_text(typo, SOURCE, threshold=95).rule == "fuzzy"
-    changed = match_text(number, SOURCE, threshold=95)
-    assert (changed.present, changed.rule) == (False, "numbers-changed")
+def test_reflowed_text_and_invisible_characters_match_verbatim():
+    assert locate("Full-time employees receive 20 days\n   of paid vacation per year.").kind == (
+        "verbatim"
+    )
+    # NFKC, a soft hyphen, a zero-width space and a non-breaking space are not content.
+    assert locate("Full-time \uff45m\u00adployees re\u200bceive 20\u00a0days").kind == "verbatim"
+
+
+def test_every_word_change_is_an_edit_with_its_diff():
+    typo = locate("Full-time employes receive 20 days of paid vacation per year.")
+    assert (typo.kind, typo.diff) == ("aligned", "- employes + employees")
+    number = locate("Full-time employees receive 15 days of paid vacation per year.")
+    assert (number.kind, number.diff, number.tolerant) == ("aligned", "- 15 + 20", False)
+    assert number.changed_share == pytest.approx(1 - 2 * 9 / 20)
+    link = locate("See http://example.org/en/latest/leave.html and call leave_days() for")
+    assert (
+        link.diff
+        == "- http://example.org/en/latest/leave.html + http://example.org/en/stable/leave.html"
+    )
+    renamed = locate("and call leave_balance() for the balance.")
+    assert renamed.diff == "- leave_balance() + leave_days()"
 
 
 def test_text_that_is_gone_is_stale():
-    found = match_text("The canteen serves soup on Fridays.", SOURCE, threshold=95)
-    assert (found.present, found.rule) == (False, "text-gone")
+    assert locate("The canteen serves soup on Fridays.").kind == "gone"
 
 
-def test_numbers_and_coverage():
-    assert numbers_in("Pay $1,200 by 2024-05-01: 15 days, 3.5%") == [
-        "1,200",
-        "2024",
-        "05",
-        "01",
-        "15",
-        "3.5%",
-    ]
+def test_markup_aside_the_same_words_are_tolerant():
+    rewritten = locate("Full-time employees receive **20 days** of paid vacation per year")
+    assert (rewritten.kind, rewritten.tolerant) == ("aligned", True)
+
+
+def test_coverage():
     assert coverage([(0, 10), (5, 20), (30, 40)], 50) == pytest.approx(0.6)
     assert coverage([], 0) == 1.0

@@ -3,9 +3,11 @@
 It streams the store page by page (ids, text, metadata; never every vector at once)
 and keeps only a small record per chunk. Evidence is used in order of strength:
 
-1. the source hash stored with the chunk differs from the current one -> stale;
-2. no hash: the chunk's normalised text is no longer in the source (exactly, or
-   near-verbatim with the same numbers) -> stale;
+1. the source hash stored with the chunk equals the current one -> fresh;
+2. otherwise, where the chunk's text is known: fresh only when its normalised text occurs
+   in the source; found with edits -> stale (``edited``, with the word diff); not found
+   -> stale (``text-gone``). A collection whose loader rewrote the text is detected and
+   judged by the tolerant rule instead (`TextMode`);
 3. only timestamps: the source was modified after ``embedded_at`` -> suspect.
 
 Text checks are remembered by a hash of their inputs (`memo_get`), so a second audit of
@@ -14,8 +16,6 @@ unchanged sources reads no source file.
 
 from __future__ import annotations
 
-import hashlib
-import heapq
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from monitor.config import FreshnessConfig, PathRewrite
+from monitor.freshness.conflict_groups import ConflictGroup, group_conflicts
 from monitor.freshness.conflicts import Conflict, find_conflicts
+from monitor.freshness.embeddings import Sample, id_hash
+from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
 from monitor.freshness.matching import SourceResolver
+from monitor.freshness.rewrites import refuse_mass_orphaning
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
-from monitor.freshness.textchecks import MemoGet, TextChecks, find_moves
-from monitor.freshness.vectors import VectorCheck, check_vectors
-from monitor.ports import Embedder, SourceCatalog, VectorStore
+from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_moves
+from monitor.ports import SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Chunk, SourceDocument, SourceProblem, SourceStamp
 from monitor.sources.problems import UnreadableSources
@@ -56,49 +59,18 @@ class FreshnessAudit:
     untraceable: list[str] = field(default_factory=list)
     models: Counter[str] = field(default_factory=Counter)
     """Chunks per recorded embedding model."""
-    vector_owners: dict[str, str] = field(default_factory=dict)
-    """Source of each chunk the embedding check sampled."""
     newest_embedding: datetime | None = None
     """The latest ``embedded_at`` of any chunk: when the ingest pipeline last wrote."""
     newest_source_change: datetime | None = None
-    vectors: VectorCheck | None = None
     conflicts: list[Conflict] = field(default_factory=list)
+    conflict_groups: list[ConflictGroup] = field(default_factory=list)
+    """The conflicts grouped by sentence template, documents oldest first."""
     source_reads: int = 0
     source_problems: list[SourceProblem] = field(default_factory=list)
     stamps: dict[str, SourceStamp] = field(default_factory=dict)
     memos: dict[str, Any] = field(default_factory=dict)
-
-
-class _Sample:
-    """The ``size`` ids with the smallest salted hash: a deterministic streaming sample."""
-
-    def __init__(self, size: int, salt: str):
-        self._size = size
-        self._salt = int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "big")
-        self._heap: list[tuple[int, str, str]] = []
-
-    def offer(self, chunk_id: str, digest: int, source: str) -> None:
-        """Consider ``chunk_id`` of ``source``, whose unsalted hash is ``digest`` (`id_hash`)."""
-        if self._size <= 0:
-            return
-        item = (-(digest ^ self._salt), chunk_id, source)
-        if len(self._heap) < self._size:
-            heapq.heappush(self._heap, item)
-        elif item > self._heap[0]:
-            heapq.heapreplace(self._heap, item)
-
-    @property
-    def ids(self) -> list[str]:
-        return sorted(chunk_id for _, chunk_id, _ in self._heap)
-
-    @property
-    def owners(self) -> dict[str, str]:
-        """The source of each sampled chunk."""
-        return {chunk_id: source for _, chunk_id, source in self._heap}
-
-
-def id_hash(chunk_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(chunk_id.encode(), digest_size=8).digest(), "big")
+    text_mode: TextMode = field(default_factory=TextMode)
+    """How the chunks' text compares with the sources: verbatim, or rewritten by the loader."""
 
 
 def audit(
@@ -109,14 +81,14 @@ def audit(
     *,
     root: Path,
     rewrites: Sequence[PathRewrite] = (),
-    embedder: Embedder | None = None,
     known: Mapping[str, SourceStamp] | None = None,
     memo_get: MemoGet = lambda keys: {},
     rotation: int = 0,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FreshnessAudit:
-    """Audit ``store`` against ``catalog``. Reads both; writes to neither."""
+    """Audit ``store`` against ``catalog``. Reads both; writes to neither; needs no model
+    (the embedding check is `monitor.freshness.embeddings`, a job of its own)."""
     now = now or datetime.now(UTC)
     result = FreshnessAudit(collection=store.name, location=store.location, audited_at=now)
     reads_before = catalog.reads
@@ -135,6 +107,9 @@ def audit(
             scan.start(hashing.result(), root, rewrites)
     docs, resolver = scan.docs, scan.resolver
     assert docs is not None and resolver is not None
+    if not rewrites:
+        # Not a mass orphaning but a store indexed with other paths: say which rewrite.
+        refuse_mass_orphaning(scan.recorded, docs.keys(), root)
     result.source_problems = list(catalog.problems)
     result.catalog_documents = len(docs)
     result.newest_source_change = max((d.modified_at for d in docs.values()), default=None)
@@ -171,7 +146,8 @@ def audit(
             )
 
     checker = TextChecks(catalog, store, settings, memo_get, result.memos, now)
-    checker.run(result.documents, pending, docs)
+    by_text = _by_document_hash(result.documents, pending, docs, catalog, checker, scan, resolver)
+    result.text_mode = checker.run(result.documents, by_text, docs)
     find_moves(result.documents, pending, docs, checker)
     for doc_id, why in checker.failed.items():
         # Read when the scan listed it, gone (or changed into something unreadable) since.
@@ -181,13 +157,10 @@ def audit(
     for state in result.documents.values():
         state.settle(settings.min_coverage)
 
-    if embedder is not None and scan.vector_sample.ids:
-        result.vectors = check_vectors(
-            store, scan.vector_sample.ids, embedder, min_cosine=settings.embedding_min_cosine
-        )
-        result.vector_owners = scan.vector_sample.owners
     if scan.conflict_sample.ids:
         result.conflicts = _conflicts(store, scan.conflict_sample.ids, mapping, resolver, settings)
+        modified = {k: d.modified_at for k, d in docs.items()}
+        result.conflict_groups = group_conflicts(result.conflicts, modified)
     result.source_reads = catalog.reads - reads_before
     return result
 
@@ -227,10 +200,13 @@ class _Scan:
         self.resolver: SourceResolver | None = None
         self.early: list[_Seen] = []
         self.pending: dict[str, list[ChunkInfo]] = defaultdict(list)
+        self.recorded: Counter[str] = Counter()
+        """Chunks per recorded source value."""
+        self.llamaindex: dict[str, dict[str, dict[str, Any]]] = {}
+        """Per recorded source: the document hashes (and metadata) LlamaIndex stored."""
         # Chunks of one document repeat its hash and timestamp: keep one object of each.
         self.shared: dict[Any, Any] = {}
-        self.vector_sample = _Sample(settings.embedding_sample, "vectors")
-        self.conflict_sample = _Sample(settings.duplicates_sample, f"conflicts-{rotation}")
+        self.conflict_sample = Sample(settings.duplicates_sample, f"conflicts-{rotation}")
 
     def start(
         self,
@@ -259,10 +235,18 @@ class _Scan:
             if prov.source is None:
                 result.untraceable.append(chunk.id)
                 continue
+            self.recorded[prov.source] += 1
+            if prov.source not in self.llamaindex and NODE_CONTENT in (chunk.metadata or {}):
+                # One parse per file: its chunks share the document's hash.
+                found = recorded_document(chunk.metadata)
+                self.llamaindex[prov.source] = dict([found]) if found else {}
             has_text = bool(chunk.text)
-            # Hashed only where no stored source hash can decide the verdict.
+            # Hashed only where no stored source hash can decide the verdict; a stored chunk
+            # hash keys the text check of a chunk whose source hash no longer matches.
             text_sha = (
-                sha256_text(chunk.text or "") if has_text and prov.source_sha256 is None else None
+                sha256_text(chunk.text or "")
+                if has_text and prov.source_sha256 is None
+                else prov.chunk_sha256
             )
             seen = _Seen(
                 id=chunk.id,
@@ -301,20 +285,62 @@ class _Scan:
             )
         if seen.has_text:
             digest = id_hash(chunk_id)
-            self.vector_sample.offer(chunk_id, digest, source)
             self.conflict_sample.offer(chunk_id, digest, source)
 
     def _judge_by_hash(self, state: DocumentState, doc: SourceDocument, seen: _Seen) -> None:
         state.modified_at = doc.modified_at
-        state.hashed += 1
         if seen.source_sha256 == doc.sha256:
+            state.hashed += 1
             state.add(ChunkClass.FRESH, seen.id, "source-hash")
             if seen.chunk_index is not None:
                 state.fresh_indexes += 1
                 state.max_index = max(state.max_index, seen.chunk_index)
+        elif seen.has_text:
+            # The hash says the document changed; its text says which chunks did.
+            self.pending[state.id].append(
+                ChunkInfo(
+                    id=seen.id,
+                    source_sha256=seen.source_sha256,
+                    text_sha256=seen.text_sha256 or f"source:{seen.source_sha256}",
+                    embedded_at=seen.embedded_at,
+                    chunk_index=seen.chunk_index,
+                )
+            )
         else:
+            state.hashed += 1
             state.add(ChunkClass.STALE, seen.id, "source-hash")
             state.stale_ages.append(stale_age(doc, seen.embedded_at, self.now))
+
+
+def _by_document_hash(
+    states: dict[str, DocumentState],
+    pending: dict[str, list[ChunkInfo]],
+    docs: Mapping[str, SourceDocument],
+    catalog: SourceCatalog,
+    checker: TextChecks,
+    scan: _Scan,
+    resolver: SourceResolver,
+) -> dict[str, list[ChunkInfo]]:
+    """Settle documents whose LlamaIndex document hash still matches; the rest for text."""
+    recorded: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for source, hashes in scan.llamaindex.items():
+        recorded[resolver.resolve(source)].update(hashes)
+    rest = dict(pending)
+    for doc_id, hashes in recorded.items():
+        infos = [i for i in pending.get(doc_id, ()) if i.text_sha256]
+        if not hashes or not infos or doc_id not in docs:
+            continue
+        doc = docs[doc_id]
+        key = checker.key("llamaindex", doc.sha256, *sorted(hashes))
+        same = checker.remembered([key]).get(key)
+        if same is None:
+            same = unchanged(catalog.read_text(doc, markup=True), hashes)
+        checker.remember(key, same)
+        if same:
+            for info in infos:
+                states[doc_id].add(ChunkClass.FRESH, info.id, "document-hash")
+            rest[doc_id] = [i for i in pending[doc_id] if not i.text_sha256]
+    return rest
 
 
 def _one(pool: dict[Any, Any], value: _T) -> _T:

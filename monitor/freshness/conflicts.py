@@ -48,6 +48,30 @@ _VALUE = re.compile(
     re.VERBOSE,
 )
 _MONTH_NAME = re.compile(_MONTH)
+_ID_PLACEHOLDER = "<ID>"
+# Identifiers, not quantities: two sentences that name different ones talk about
+# different things (acme-6.1.0 vs acme-6.2.5, issue #12 vs #13), so they never conflict.
+_IDENTIFIER = re.compile(
+    r"""(?:
+        (?:https?|ftp|file)://\S+ | www\.\S+                         # URLs
+      | `[^`\n]+`                                                   # inline code
+      | :[a-z]+:`[^`]+`                                             # rst roles
+      | \b[\w.+-]*\d+(?:\.\d+){1,}(?:[-.+]?[0-9A-Za-z]+)*            # versions 6.1.0, acme-6.2.5
+      | \bv\d+(?:\.\d+)*\b                                          # v2, v2.3
+      | (?<![\w&])\#\d+\b | \b(?:GH|gh|PR|pr)[-\s]?\#?\d+\b            # issues: #123, GH-12
+      | \b[A-Z][A-Z0-9]+-\d+\b                                       # tickets: PROJ-123
+      | \b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b          # commit hashes
+      | \blines?\s+\d+(?:\s*[-–]\s*\d+)?\b | \b[\w/.-]+\.\w+:\d+\b    # line numbers
+    )""",
+    re.VERBOSE,
+)
+_CODE_FENCE = re.compile(r"(?ms)^[ \t]*(```|~~~).*?(?:^[ \t]*\1[^\n]*$|\Z)")
+_CONSOLE_LINE = re.compile(
+    r"(?m)^(?:[ \t]*(?:\$|>>>|\.\.\.|%|#!|C:\\>)[ \t].*|(?: {4}|\t).*|.*(?:={3,}|-{3,}).*)$"
+)
+_WORD = re.compile(r"[^\W\d_]{2,}")
+MIN_OWN_WORDS = 4
+"""Words (two letters or more, values and identifiers aside) a sentence needs to state a fact."""
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
@@ -64,6 +88,8 @@ class Conflict:
     """The numbers, dates and amounts that differ, per side, in order of appearance."""
     similarity: float
     """Cosine similarity of the two chunks' stored vectors."""
+    templates: tuple[str, str] = ("", "")
+    """Each sentence with its values masked (``<V>``): what groups pairs into one finding."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,6 +99,7 @@ class _Sentence:
     values: tuple[str, ...]
     keys: tuple[str, ...]
     """Canonical form of each value, so "300 EUR" and "300EUR" compare equal."""
+    identifiers: tuple[str, ...] = ()
 
 
 def find_conflicts(
@@ -148,6 +175,7 @@ def find_conflicts(
                         sentences=(a[2].text, b[2].text),
                         values=_differing(a[2], b[2]),
                         similarity=cosine,
+                        templates=(a[2].masked, b[2].masked),
                     )
                 )
     log.debug("conflicts: %d candidate pairs, %d conflicts", len(seen), len(conflicts))
@@ -161,17 +189,37 @@ def _cosine(a: Any, b: Any) -> float:
     return float(va @ vb) / norm if norm else 0.0
 
 
+def claims_text(text: str) -> str:
+    """``text`` without what states no claim: code blocks and console lines."""
+    return _CONSOLE_LINE.sub("", _CODE_FENCE.sub("", text))
+
+
 def _split(segmenter: Any, text: str) -> list[_Sentence]:
-    """The sentences of ``text`` that carry at least one value, with the values masked."""
+    """The sentences of ``text`` that state a value, with identifiers and values masked.
+
+    Code blocks and console output are dropped first; identifiers (URLs, versions, issue
+    and ticket references, hashes, line numbers) are masked, kept for comparison, and are
+    no values; a sentence needs `MIN_OWN_WORDS` words of its own around its values.
+    """
     result = []
-    for raw in segmenter.segment(text):
+    for raw in segmenter.segment(claims_text(text)):
         sentence = raw.strip()
-        values = tuple(m.group() for m in _VALUE.finditer(sentence))
-        if values:
-            # Whitespace is folded so re-wrapped copies of one sentence still match.
-            masked = normalise(_VALUE.sub(_PLACEHOLDER, sentence))
-            keys = tuple(_canonical(v) for v in values)
-            result.append(_Sentence(text=sentence, masked=masked, values=values, keys=keys))
+        identifiers = tuple(m.group() for m in _IDENTIFIER.finditer(sentence))
+        without_ids = _IDENTIFIER.sub(_ID_PLACEHOLDER, sentence)
+        values = tuple(m.group() for m in _VALUE.finditer(without_ids))
+        if not values:
+            continue
+        # Whitespace is folded so re-wrapped copies of one sentence still match.
+        masked = normalise(_VALUE.sub(_PLACEHOLDER, without_ids))
+        own = _WORD.findall(masked.replace(_PLACEHOLDER, " ").replace(_ID_PLACEHOLDER, " "))
+        if len(own) < MIN_OWN_WORDS:
+            continue
+        keys = tuple(_canonical(v) for v in values)
+        result.append(
+            _Sentence(
+                text=sentence, masked=masked, values=values, keys=keys, identifiers=identifiers
+            )
+        )
     return result
 
 
@@ -195,7 +243,7 @@ def _best_pair(
     best_score = -1.0
     for left in a:
         for right in b:
-            if left.keys == right.keys:
+            if left.keys == right.keys or left.identifiers != right.identifiers:
                 continue
             # With a cutoff, ratio returns 0 early for pairs that cannot reach it.
             score = fuzz.ratio(left.masked, right.masked, score_cutoff=cutoff)

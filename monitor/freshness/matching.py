@@ -1,29 +1,15 @@
-"""Matching a chunk to its source: the recorded path to a catalog id, its text to the source.
+"""Matching a chunk to its source document: the recorded path to a catalog id.
 
-Text is compared after `monitor.text.normalise`, so re-wrapped or re-indented text
-matches exactly. Near-verbatim text (a typo fixed, punctuation changed) is matched with
-rapidfuzz's partial-ratio alignment; a near match whose numbers differ from the aligned
-source span is *not* a match: "15 days" against "20 days" is the change that matters.
+(Its text is matched to the source in `monitor.freshness.alignment`.)
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
-from rapidfuzz import fuzz
-
 from monitor.config import PathRewrite
-
-NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:st|nd|rd|th|%)?(?![\w])")
-
-
-def numbers_in(text: str) -> list[str]:
-    """The numbers in ``text`` in order (thousands separators kept, so 1,200 stays one)."""
-    return NUMBER.findall(text)
 
 
 class SourceResolver:
@@ -80,44 +66,3 @@ class SourceResolver:
         if parts:
             out.append(str(PurePosixPath(*parts)))
         return out
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TextMatch:
-    """Whether a chunk's text is still in its source, which rule decided, and where."""
-
-    present: bool
-    rule: str
-    """``exact``, ``fuzzy`` (near-verbatim), ``numbers-changed`` or ``text-gone``."""
-    score: float
-    span: tuple[int, int] | None
-
-
-def match_text(chunk: str, source: str, *, threshold: float) -> TextMatch:
-    """Find normalised ``chunk`` in normalised ``source``."""
-    if not chunk:
-        return TextMatch(present=True, rule="exact", score=100.0, span=None)
-    start = source.find(chunk)
-    if start >= 0:
-        return TextMatch(present=True, rule="exact", score=100.0, span=(start, start + len(chunk)))
-    aligned = fuzz.partial_ratio_alignment(chunk, source, score_cutoff=threshold)
-    if aligned is None:
-        best = fuzz.partial_ratio(chunk, source)
-        return TextMatch(present=False, rule="text-gone", score=best, span=None)
-    span = (aligned.dest_start, aligned.dest_end)
-    if numbers_in(chunk) != numbers_in(source[span[0] : span[1]]):
-        return TextMatch(present=False, rule="numbers-changed", score=aligned.score, span=span)
-    return TextMatch(present=True, rule="fuzzy", score=aligned.score, span=span)
-
-
-def coverage(spans: Sequence[tuple[int, int]], length: int) -> float:
-    """Share of ``length`` characters covered by the union of ``spans``."""
-    if length <= 0:
-        return 1.0
-    covered, end = 0, 0
-    for start, stop in sorted(spans):
-        start = max(start, end)
-        if stop > start:
-            covered += stop - start
-            end = stop
-    return min(1.0, covered / length)

@@ -16,16 +16,15 @@ import numpy as np
 
 from monitor.config import FreshnessConfig
 from monitor.freshness.audit import FreshnessAudit
-from monitor.freshness.conflicts import Conflict
+from monitor.freshness.conflict_groups import ConflictGroup
 from monitor.freshness.fixcsv import spreadsheet_safe
 from monitor.freshness.states import ChunkClass, DocClass, DocumentState
-from monitor.freshness.vectors import VectorMismatch
 from monitor.records import Finding, Metric, RunResult, RunStatus, Severity, SourceProblem
 from monitor.results import ResultRecord
 
-SCHEMA = "ragmon.freshness/1"
-_STALE_RULES = ("numbers-changed", "text-gone")
-"""Text rules that make a chunk stale (``exact`` and ``fuzzy`` keep it fresh)."""
+SCHEMA = "ragmon.freshness/2"
+_STALE_RULES = ("edited", "text-gone")
+"""Text rules that make a chunk stale (``exact`` and ``tolerant-fuzzy`` keep it fresh)."""
 
 _ACTIONS = {
     DocClass.STALE: "re-embed",
@@ -63,9 +62,21 @@ class FixItem:
     """How often its chunks were retrieved (once response logs are configured)."""
     target: str | None = None
     """For ``re-point``: the document's new path."""
+    changed_share: float | None = None
+    """For chunks stale by ``edited``: the largest share of one chunk's text that changed
+    (a one-word fix is small, a rewritten paragraph large)."""
 
 
-FIX_QUEUE_COLUMNS = ("document", "action", "chunks", "age_days", "retrievals", "target", "reason")
+FIX_QUEUE_COLUMNS = (
+    "document",
+    "action",
+    "chunks",
+    "age_days",
+    "changed_share",
+    "retrievals",
+    "target",
+    "reason",
+)
 """The fix queue's columns in the order tables and CSV files show them."""
 assert set(FIX_QUEUE_COLUMNS) == {f.name for f in fields(FixItem)}
 
@@ -123,18 +134,25 @@ class AgeStats:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class EmbeddingSummary:
-    """Models recorded in metadata and, when the check ran, how the sample re-embedded."""
+class TextCheck:
+    """How chunk text was compared with source text (rule ``exact`` or ``tolerant-fuzzy``)."""
 
-    models_in_metadata: dict[str, int]
-    model: str | None = None
-    sampled: int | None = None
-    stored_dimension: int | None = None
-    model_dimension: int | None = None
-    min_cosine: float | None = None
-    mismatched: tuple[VectorMismatch, ...] = ()
-    mismatch_share: float | None = None
-    model_mismatch: bool | None = None
+    rule: str
+    loader_rewrote_text: bool
+    """True when the loader rewrote text (markup stripped, whitespace joined), so chunks
+    were matched tolerantly."""
+    checked: int
+    verbatim: int
+    aligned_closely: int
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChunkEdit:
+    """How one chunk stale by ``edited`` differs from its source: share changed, word diff."""
+
+    changed_share: float
+    diff: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -145,6 +163,8 @@ class DocumentVerdict:
     chunk_ids: dict[ChunkClass, list[str]]
     rules: dict[str, int]
     coverage: float | None = None
+    unembedded_chars: int = 0
+    """The longest stretch of the current text no chunk covers (``partially_indexed``)."""
     modified_at: datetime | None = None
     embedded_at: datetime | None = None
     moved_to: str | None = None
@@ -152,11 +172,13 @@ class DocumentVerdict:
     reason: str | None = None
     """Why the source could not be read (``unreadable`` documents)."""
     stale_age_seconds: float | None = None
+    edits: dict[str, ChunkEdit] = field(default_factory=dict)
+    """Per chunk stale by ``edited``: what changed."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FreshnessResult(ResultRecord):
-    """One audit as stored with its run (schema ``ragmon.freshness/1``)."""
+    """One audit as stored with its run (schema ``ragmon.freshness/2``)."""
 
     SCHEMA = SCHEMA
 
@@ -170,8 +192,10 @@ class FreshnessResult(ResultRecord):
     staleness_age_seconds: AgeStats
     newest_embedding: datetime | None
     newest_source_change: datetime | None
-    embedding: EmbeddingSummary
-    conflicts: tuple[Conflict, ...]
+    text_check: TextCheck
+    models_in_metadata: dict[str, int]
+    conflicts: tuple[ConflictGroup, ...]
+    """Conflicting duplicates grouped by sentence template, documents oldest first."""
     untraceable: tuple[str, ...]
     source_reads: int
     source_problems: tuple[SourceProblem, ...]
@@ -215,8 +239,9 @@ def to_result(audit: FreshnessAudit, settings: FreshnessConfig) -> RunResult:
         staleness_age_seconds=_quantiles(ages),
         newest_embedding=audit.newest_embedding,
         newest_source_change=audit.newest_source_change,
-        embedding=_embedding_summary(audit),
-        conflicts=tuple(audit.conflicts),
+        text_check=_text_check(audit),
+        models_in_metadata=dict(audit.models),
+        conflicts=tuple(audit.conflict_groups),
         untraceable=tuple(audit.untraceable),
         source_reads=audit.source_reads,
         source_problems=tuple(audit.source_problems),
@@ -251,13 +276,10 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
     """Per document, the action that brings the store back in line, oldest first."""
     items: list[FixItem] = []
     now = audit.audited_at
-    mismatched = _mismatched_documents(audit)
     for state in audit.documents.values():
         action = _ACTIONS.get(state.status)
         if state.status is DocClass.MOVED and state.moved_from is not None:
             continue  # the move is listed once, under the old path
-        if action is None and state.id in mismatched:
-            action = "re-embed"
         if action is None:
             continue
         since = state.modified_at if state.status is DocClass.MISSING else None
@@ -270,37 +292,49 @@ def fix_queue(audit: FreshnessAudit) -> list[FixItem]:
             FixItem(
                 document=state.id,
                 action=action,
-                reason=_reason(state, mismatched.get(state.id)),
+                reason=_reason(state),
                 chunks=state.total,
                 age_days=round(age / 86400, 2) if age is not None else None,
                 target=state.moved_to,
+                changed_share=max((e[0] for e in state.edits.values()), default=None),
             )
         )
-    for conflict in audit.conflicts:
-        items.append(
-            FixItem(
-                document=conflict.source_ids[0],
-                action="review",
-                reason=f"says {', '.join(conflict.values[0])} where {conflict.source_ids[1]} "
-                f"says {', '.join(conflict.values[1])}",
-                chunks=1,
-                age_days=None,
-                target=conflict.source_ids[1],
+    for group in audit.conflict_groups:
+        newest = group.newest
+        for voice in group.voices[:-1]:
+            if voice.value == newest.value:
+                continue
+            items.append(
+                FixItem(
+                    document=voice.source_id,
+                    action="review",
+                    reason=f"says {voice.value} where {newest.source_id} (newest) says "
+                    f"{newest.value}: “{group.template}”",
+                    chunks=1,
+                    age_days=None,
+                    target=newest.source_id,
+                )
             )
-        )
     items.sort(key=lambda i: (-(i.age_days or 0), -(i.retrievals or 0), i.document))
     return items
 
 
-def _reason(state: DocumentState, mismatched: int | None) -> str:
+def _reason(state: DocumentState) -> str:
     n = state.total
     match state.status:
         case DocClass.STALE:
             rules = ", ".join(sorted(r for r in state.rules if r in _STALE_RULES))
             rule = "source hash changed" if state.rules.get("source-hash") else rules
+            if state.edits:
+                # The smallest edit first: the one a reader checks fastest.
+                _share, diff = min(state.edits.values())
+                rule += f": {diff}" if len(state.edits) == 1 else f", e.g. {diff}"
             return f"{state.count(ChunkClass.STALE)} of {n} chunks stale ({rule})"
         case DocClass.PARTIALLY_INDEXED:
-            return f"its chunks cover {100 * (state.coverage or 0):.0f}% of the current text"
+            covered = f"its chunks cover {100 * (state.coverage or 0):.0f}% of the current text"
+            if state.unembedded:
+                covered += f"; {state.unembedded} characters in one stretch were never embedded"
+            return covered
         case DocClass.ORPHANED:
             return f"source deleted; {n} chunks left behind"
         case DocClass.MOVED:
@@ -316,22 +350,11 @@ def _reason(state: DocumentState, mismatched: int | None) -> str:
             return f"cannot be read ({state.reason})" + (
                 f"; its {kept} chunks are kept until it can be read" if kept else ""
             )
-    return f"{mismatched} vectors do not match their text under the configured model"
+    return state.status.value
 
 
 def _moved_targets(audit: FreshnessAudit) -> int:
     return sum(1 for s in audit.documents.values() if s.moved_from is not None)
-
-
-def _mismatched_documents(audit: FreshnessAudit) -> dict[str, int]:
-    if audit.vectors is None:
-        return {}
-    counts: dict[str, int] = {}
-    for m in audit.vectors.mismatches:
-        doc = audit.vector_owners.get(m.chunk_id)
-        if doc is not None:
-            counts[doc] = counts.get(doc, 0) + 1
-    return counts
 
 
 def _quantiles(ages: list[float]) -> AgeStats:
@@ -345,22 +368,23 @@ def _quantiles(ages: list[float]) -> AgeStats:
     )
 
 
-def _embedding_summary(audit: FreshnessAudit) -> EmbeddingSummary:
-    models = dict(audit.models)
-    vectors = audit.vectors
-    if vectors is None:
-        return EmbeddingSummary(models_in_metadata=models)
-    return EmbeddingSummary(
-        models_in_metadata=models,
-        model=vectors.model,
-        sampled=vectors.sampled,
-        stored_dimension=vectors.stored_dimension,
-        model_dimension=vectors.model_dimension,
-        min_cosine=vectors.min_cosine,
-        mismatched=vectors.mismatches,
-        mismatch_share=round(vectors.mismatch_share, 4),
-        model_mismatch=vectors.model_mismatch,
+def _text_check(audit: FreshnessAudit) -> TextCheck:
+    mode = audit.text_mode
+    return TextCheck(
+        rule=mode.rule,
+        loader_rewrote_text=mode.tolerant,
+        checked=mode.checked,
+        verbatim=mode.verbatim,
+        aligned_closely=mode.close,
+        note=mode.describe() if mode.checked else None,
     )
+
+
+def _edits(state: DocumentState) -> dict[str, ChunkEdit]:
+    return {
+        chunk_id: ChunkEdit(changed_share=share, diff=diff)
+        for chunk_id, (share, diff) in sorted(state.edits.items())
+    }
 
 
 def _verdict(state: DocumentState) -> DocumentVerdict:
@@ -369,12 +393,14 @@ def _verdict(state: DocumentState) -> DocumentVerdict:
         chunk_ids={cls: sorted(ids) for cls, ids in sorted(state.chunks.items())},
         rules=dict(state.rules),
         coverage=state.coverage,
+        unembedded_chars=state.unembedded,
         modified_at=state.modified_at,
         embedded_at=state.embedded_at,
         moved_to=state.moved_to,
         moved_from=state.moved_from,
         reason=state.reason,
         stale_age_seconds=round(max(state.stale_ages), 1) if state.stale_ages else None,
+        edits=_edits(state),
     )
 
 
@@ -399,9 +425,8 @@ def _metrics(record: FreshnessResult, audit: FreshnessAudit) -> list[Metric]:
             labels=labels,
         ),
         Metric(name="coverage", value=record.shares.coverage, labels=labels),
-        Metric(name="conflicting_duplicates", value=len(audit.conflicts), labels=labels),
+        Metric(name="conflicting_duplicates", value=len(audit.conflict_groups), labels=labels),
         Metric(name="source_reads", value=audit.source_reads, labels=labels),
-        Metric(name="mixed_models", value=max(0, len(audit.models) - 1), labels=labels),
     ]
     now = audit.audited_at
     for name, moment in (
@@ -416,19 +441,11 @@ def _metrics(record: FreshnessResult, audit: FreshnessAudit) -> list[Metric]:
         for k, v in (("p50", age.p50), ("p95", age.p95), ("max", age.max))
         if v is not None
     ]
-    if audit.vectors is not None:
-        out += [
-            Metric(
-                name="embedding_mismatch_share", value=audit.vectors.mismatch_share, labels=labels
-            ),
-            Metric(name="model_mismatch", value=int(audit.vectors.model_mismatch), labels=labels),
-        ]
     return out
 
 
 def _findings(audit: FreshnessAudit) -> list[Finding]:
     findings: list[Finding] = []
-    mismatched = _mismatched_documents(audit)
     for state in audit.documents.values():
         if state.status is DocClass.FRESH or (
             state.status is DocClass.MOVED and state.moved_from is not None
@@ -439,7 +456,7 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
             Finding(
                 kind=state.status.value,
                 severity=_SEVERITY[state.status],
-                message=_reason(state, None),
+                message=_reason(state),
                 source_id=state.id,
                 chunk_ids=tuple(affected),
                 evidence={
@@ -448,7 +465,17 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                     "moved_to": state.moved_to,
                     "reason": state.reason,
                     "stale_age_seconds_max": max(state.stale_ages) if state.stale_ages else None,
+                    "edits": {i: asdict(e) for i, e in _edits(state).items()},
                 },
+            )
+        )
+    if audit.text_mode.tolerant:
+        findings.append(
+            Finding(
+                kind="loader_rewrote_text",
+                severity=Severity.INFO,
+                message=audit.text_mode.describe(),
+                evidence=asdict(_text_check(audit)),
             )
         )
     if audit.untraceable:
@@ -460,61 +487,15 @@ def _findings(audit: FreshnessAudit) -> list[Finding]:
                 chunk_ids=tuple(audit.untraceable),
             )
         )
-    vectors = audit.vectors
-    if vectors is not None and vectors.model_mismatch:
-        why = (
-            f"stored vectors have {vectors.stored_dimension} dimensions, "
-            f"{vectors.model} gives {vectors.model_dimension}"
-            if vectors.dimension_mismatch
-            else f"{100 * vectors.mismatch_share:.0f}% of {vectors.sampled} sampled vectors do "
-            f"not match their text under {vectors.model}"
-        )
-        findings.append(
-            Finding(
-                kind="model_mismatch",
-                severity=Severity.CRITICAL,
-                message=f"the collection was not embedded with the configured model: {why}",
-                evidence={
-                    "stored_dimension": vectors.stored_dimension,
-                    "model_dimension": vectors.model_dimension,
-                    "mismatch_share": vectors.mismatch_share,
-                },
-            )
-        )
-    elif vectors is not None:
-        cosines = {m.chunk_id: m.cosine for m in vectors.mismatches}
-        for doc, n in sorted(mismatched.items()):
-            ids = sorted(i for i in cosines if audit.vector_owners.get(i) == doc)
-            findings.append(
-                Finding(
-                    kind="embedding_mismatch",
-                    severity=Severity.WARNING,
-                    message=_reason(DocumentState(id=doc, status=DocClass.FRESH), n),
-                    source_id=doc,
-                    chunk_ids=tuple(ids),
-                    evidence={"cosine": {i: cosines[i] for i in ids}},
-                )
-            )
-    if len(audit.models) > 1:
-        findings.append(
-            Finding(
-                kind="mixed_models",
-                severity=Severity.WARNING,
-                message="chunks record different embedding models: "
-                + ", ".join(f"{m} ({n})" for m, n in audit.models.most_common()),
-                evidence={"models": dict(audit.models)},
-            )
-        )
-    for conflict in audit.conflicts:
+    for group in audit.conflict_groups:
         findings.append(
             Finding(
                 kind="conflicting_duplicate",
                 severity=Severity.WARNING,
-                message=f"{conflict.source_ids[0]} says “{conflict.sentences[0]}” but "
-                f"{conflict.source_ids[1]} says “{conflict.sentences[1]}”",
-                source_id=conflict.source_ids[0],
-                chunk_ids=conflict.chunk_ids,
-                evidence={**asdict(conflict), "similarity": round(conflict.similarity, 4)},
+                message=group.describe(),
+                source_id=group.voices[0].source_id,
+                chunk_ids=tuple(v.chunk_id for v in group.voices),
+                evidence=group.to_json(),
             )
         )
     return findings

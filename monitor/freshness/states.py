@@ -65,7 +65,7 @@ class DocumentState:
     """Chunk ids per class, fresh excepted."""
     fresh: int = 0
     rules: Counter[str] = field(default_factory=Counter)
-    """How many chunks each rule decided (source-hash, exact, fuzzy, numbers-changed...)."""
+    """How many chunks each rule decided (source-hash, exact, edited, text-gone...)."""
     modified_at: datetime | None = None
     embedded_at: datetime | None = None
     """Oldest embedding time among its chunks."""
@@ -82,6 +82,11 @@ class DocumentState:
     fresh_indexes: int = 0
     """Fresh hashed chunks that carry a chunk index, and the highest such index."""
     max_index: int = -1
+    unembedded: int = 0
+    """Characters of current text in the longest stretch no chunk covers, where that
+    stretch is long enough to be text that was never embedded (0 otherwise)."""
+    edits: dict[str, tuple[float, str]] = field(default_factory=dict)
+    """Per chunk stale by ``edited``: the share of its text changed, and the word diff."""
 
     def add(self, cls: ChunkClass, chunk_id: str, rule: str) -> None:
         if cls is ChunkClass.FRESH:
@@ -120,7 +125,7 @@ class DocumentState:
             self.status = DocClass.UNREADABLE
         elif self.count(ChunkClass.STALE):
             self.status = DocClass.STALE
-        elif self.coverage is not None and self.coverage < min_coverage:
+        elif self.unembedded or (self.coverage is not None and self.coverage < min_coverage):
             self.status = DocClass.PARTIALLY_INDEXED
         elif self.count(ChunkClass.SUSPECT):
             self.status = DocClass.SUSPECT

@@ -10,19 +10,36 @@ import hashlib
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from monitor.config import FreshnessConfig
 from monitor.errors import SourceFileError
-from monitor.freshness.matching import coverage, match_text
+from monitor.freshness.alignment import (
+    ALIGNED,
+    VERBATIM,
+    Located,
+    SourceText,
+    coverage,
+    has_tags,
+    largest_gap,
+    match_words,
+)
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.ports import SourceCatalog, VectorStore
 from monitor.records import SourceDocument
 from monitor.text import normalise
 
-VERSION = 3
+VERSION = 4
 """Part of every remembered verdict's key: bump it when the way verdicts are made changes."""
+
+_FETCH = 2000
+"""Chunks whose text one store request fetches."""
+MIN_UNEMBEDDED = 200
+"""Characters (whitespace aside) in one stretch no current chunk covers that make a
+document partially indexed whatever its coverage share: text appended or inserted since
+the chunks were cut (splitters drop separators and headings, never a paragraph)."""
 
 MemoGet = Callable[[Iterable[str]], Mapping[str, Any]]
 
@@ -60,6 +77,13 @@ class TextChecks:
             )
         return out
 
+    def chunk_texts_raw(self, ids: Sequence[str]) -> dict[str, str]:
+        """The stored text of the chunks ``ids``, as stored."""
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), _FETCH):
+            out.update((c.id, c.text or "") for c in self._store.get(ids[start : start + _FETCH]))
+        return out
+
     def key(self, *parts: object) -> str:
         blob = "\x1f".join(map(str, (VERSION, *parts, self._settings.fuzzy_threshold)))
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -88,9 +112,10 @@ class TextChecks:
         states: dict[str, DocumentState],
         groups: Mapping[str, list[ChunkInfo]],
         docs: Mapping[str, SourceDocument],
-    ) -> None:
+    ) -> TextMode:
+        """Judge every chunk that carries text to check; return the collection's text mode."""
         pending = {
-            doc_id: [i for i in groups[doc_id] if i.source_sha256 is None and i.text_sha256]
+            doc_id: [i for i in groups[doc_id] if i.text_sha256]
             for doc_id in groups
             if doc_id in docs
         }
@@ -100,57 +125,153 @@ class TextChecks:
             for doc_id, infos in pending.items()
         }
         stored = self.remembered(keys.values())
+        found = {k: stored[keys[k]] for k in pending if keys[k] in stored}
+        misses = [k for k in pending if k not in found]
+        # The chunks' text is fetched for many documents at once: one store round trip
+        # per ~2,000 chunks, not one per document.
+        start = 0
+        while start < len(misses):
+            batch: list[str] = []
+            size = 0
+            while start < len(misses) and (not batch or size < _FETCH):
+                batch.append(misses[start])
+                size += len(pending[misses[start]])
+                start += 1
+            texts = self.chunk_texts_raw([i.id for k in batch for i in pending[k]])
+            for doc_id in batch:
+                try:
+                    found[doc_id] = self._check(docs[doc_id], pending[doc_id], texts)
+                except SourceFileError as exc:
+                    self.failed[doc_id] = exc.reason
+        for doc_id in found:
+            self.remember(keys[doc_id], found[doc_id])
+        located = {
+            doc_id: {cid: Located.from_json(v) for cid, v in verdict["chunks"].items()}
+            for doc_id, verdict in found.items()
+        }
+        mode = TextMode.decide(c for chunks in located.values() for c in chunks.values())
         for doc_id, infos in pending.items():
             state = states[doc_id]
-            verdict = stored.get(keys[doc_id])
-            if verdict is None:
-                try:
-                    verdict = self._check(docs[doc_id], infos)
-                except SourceFileError as exc:
-                    # Listed by the scan, unreadable now (deleted, replaced): no verdict,
-                    # and certainly not orphaned; the next run sees what it has become.
-                    self.failed[doc_id] = exc.reason
-                    state.unreadable(exc.reason, [i.id for i in infos])
-                    continue
-            self.remember(keys[doc_id], verdict)
+            if doc_id in self.failed:
+                # Listed by the scan, unreadable now (deleted, replaced): no verdict,
+                # and certainly not orphaned; the next run sees what it has become.
+                state.unreadable(self.failed[doc_id], [i.id for i in infos])
+                continue
+            chunks, spans = located[doc_id], []
             for info in infos:
-                present, rule = verdict["chunks"][info.id]
-                if present:
-                    state.add(ChunkClass.FRESH, info.id, rule)
+                where = chunks[info.id]
+                present = where.kind == VERBATIM or (mode.tolerant and where.tolerant)
+                if where.kind == VERBATIM:
+                    state.add(ChunkClass.FRESH, info.id, "exact")
+                elif present:
+                    state.add(ChunkClass.FRESH, info.id, "tolerant-fuzzy")
                 else:
+                    rule = "edited" if where.kind == ALIGNED else "text-gone"
                     state.add(ChunkClass.STALE, info.id, rule)
                     state.stale_ages.append(stale_age(docs[doc_id], info.embedded_at, self._now))
-            state.coverage = verdict["coverage"]
+                    if where.kind == ALIGNED:
+                        diff = where.content_diff if mode.tolerant else where.diff
+                        state.edits[info.id] = (round(where.changed_share, 4), diff)
+                if present and where.span is not None:
+                    spans.append(where.span)
+            # Only text the chunks cover as it stands today counts as covered.
+            length = found[doc_id]["length"]
+            state.coverage = round(coverage(spans, length), 4)
+            if len(spans) == len(infos):
+                # Every chunk is current, yet this much text is in none of them.
+                gap = largest_gap(spans, length)
+                state.unembedded = gap if gap >= MIN_UNEMBEDDED else 0
+        return mode
 
-    def _check(self, doc: SourceDocument, infos: list[ChunkInfo]) -> dict[str, Any]:
-        texts = self.chunk_texts([i.id for i in infos])
-        threshold = self._settings.fuzzy_threshold
-        variants = [self.source_text(doc)]
-        if doc.path.suffix.lower() in (".html", ".htm"):
-            # Some ingesters embed the page as extracted text, others with its tags.
-            variants.append(normalise(self._catalog.read_text(doc, markup=True)))
-        # The rendering that most chunks were cut from decides (the first on a tie).
-        tried = [self._against(variant, infos, texts, threshold) for variant in variants]
-        best = max(tried, key=lambda t: t["present"])
-        return {"chunks": best["chunks"], "coverage": round(best["coverage"], 4)}
-
-    @staticmethod
-    def _against(
-        source: str, infos: list[ChunkInfo], texts: Mapping[str, str], threshold: float
+    def _check(
+        self, doc: SourceDocument, infos: list[ChunkInfo], texts: Mapping[str, str]
     ) -> dict[str, Any]:
-        """Every chunk's verdict against one rendering of the source, and its coverage."""
-        verdicts: dict[str, tuple[bool, str]] = {}
-        spans = []
+        """Locate each chunk in the source; chunks with tags in the rendering that keeps them."""
+        threshold = self._settings.fuzzy_threshold
+        tagged = {i.id for i in infos if has_tags(texts.get(i.id, ""))}
+        html = doc.path.suffix.lower() in (".html", ".htm")
+        body = self._catalog.read_text(doc)
+        plain = SourceText(match_words(body, strip_tags=True))
+        raw = plain
+        if tagged:
+            raw = SourceText(
+                match_words(self._catalog.read_text(doc, markup=True) if html else body)
+            )
+        # Coverage is measured on the rendering most chunks were cut from.
+        main = raw if 2 * len(tagged) > len(infos) else plain
+        chunks: dict[str, Any] = {}
         for info in infos:
-            found = match_text(texts.get(info.id, ""), source, threshold=threshold)
-            verdicts[info.id] = (found.present, found.rule)
-            if found.present and found.span:
-                spans.append(found.span)
-        return {
-            "chunks": verdicts,
-            "coverage": coverage(spans, len(source)),
-            "present": sum(1 for present, _ in verdicts.values() if present),
-        }
+            source = raw if info.id in tagged else plain
+            text = texts.get(info.id, "")
+            where = source.locate(match_words(text), threshold=threshold)
+            if source is not main and where.span is not None:
+                # Its span in the rendering coverage is measured on, where there is one.
+                other = main.locate(
+                    match_words(text, strip_tags=main is plain), threshold=threshold
+                )
+                where = Located(
+                    kind=where.kind,
+                    span=other.span if other.kind == where.kind else None,
+                    changed_share=where.changed_share,
+                    diff=where.diff,
+                    content_diff=where.content_diff,
+                    tolerant=where.tolerant,
+                )
+            chunks[info.id] = where.to_json()
+        return {"chunks": chunks, "length": main.length}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TextMode:
+    """How a collection's chunk text compares with its sources, over every checked chunk.
+
+    A loader that rewrites text (PDF extraction, HTML to markdown) leaves almost no chunk
+    verbatim while most still align closely. Such a collection is judged by the tolerant
+    rule (``tolerant-fuzzy``: the same words once punctuation and markup are set aside),
+    and says so; every other collection by the verbatim rule.
+    """
+
+    checked: int = 0
+    verbatim: int = 0
+    close: int = 0
+    """Chunks found with edits whose words, without punctuation and markup, agree."""
+    tolerant: bool = False
+
+    MIN_CHUNKS: ClassVar[int] = 10
+    MAX_VERBATIM: ClassVar[float] = 0.1
+    MIN_CLOSE: ClassVar[float] = 0.5
+
+    @classmethod
+    def decide(cls, located: Iterable[Located]) -> TextMode:
+        checked = verbatim = close = 0
+        for where in located:
+            checked += 1
+            verbatim += where.kind == VERBATIM
+            close += where.kind == ALIGNED and where.tolerant
+        rewritten = (
+            checked >= cls.MIN_CHUNKS
+            and verbatim <= cls.MAX_VERBATIM * checked
+            and close >= cls.MIN_CLOSE * checked
+        )
+        return cls(checked=checked, verbatim=verbatim, close=close, tolerant=rewritten)
+
+    @property
+    def rule(self) -> str:
+        return "tolerant-fuzzy" if self.tolerant else "verbatim"
+
+    def describe(self) -> str:
+        """One sentence for findings and the report."""
+        if not self.tolerant:
+            return (
+                f"{self.verbatim} of {self.checked} text-checked chunks occur verbatim in "
+                "their sources"
+            )
+        return (
+            f"the loader rewrote this collection's text: {self.verbatim} of {self.checked} "
+            f"text-checked chunks occur verbatim, {self.close} align closely; chunks are "
+            "judged by the tolerant rule (tolerant-fuzzy: same words, punctuation and markup "
+            "aside), so small edits may pass as fresh"
+        )
 
 
 def find_moves(

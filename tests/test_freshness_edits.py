@@ -1,0 +1,192 @@
+"""Chunk-level verdicts on real Chroma collections built with LangChain's and LlamaIndex's
+conventions: every word change is stale with its diff; what loaders change is not."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from monitor.sources.directory import html_to_text
+from tests.freshness_scenarios import (
+    audit_and_store,
+    langchain_index,
+    llamaindex_index,
+    make_config,
+    write,
+)
+
+FILLER = (
+    "This paragraph stays exactly as it was written, so its chunk stays fresh and the "
+    "document keeps most of its text."
+)
+LINK = "Caching is described in http://example.org/en/stable/cache.html for every backend."
+CODE = "To read the settings, call load_config() with the path of the file you want."
+TYPO = "Members recieve the newsletter every month, and the archive keeps older issues."
+TAGGED = (
+    "Press <kbd>Ctrl</kbd> and <b>reload</b> to refresh the dashboard; "
+    'see <a href="http://example.org/help">the help page</a> for more.'
+)
+
+
+def _doc(title: str, middle: str) -> str:
+    return f"# {title}\n\n{FILLER}\n\n{middle}\n\n{FILLER.replace('This', 'That')}\n"
+
+
+def _corpus(docs):
+    write(docs, "link.md", _doc("Link", LINK))
+    write(docs, "code.md", _doc("Code", CODE))
+    write(docs, "typo.md", _doc("Typo", TYPO))
+    write(docs, "reflow.md", _doc("Reflow", TYPO.replace("Members", "Readers")))
+    write(docs, "tags.md", _doc("Tags", TAGGED))
+
+
+def _strip_tags(_text, pieces):
+    """What an HTML-aware loader stores: the text without its tags."""
+    return [html_to_text(p) for p in pieces]
+
+
+def _edit(docs):
+    (docs / "link.md").write_text(
+        _doc("Link", LINK.replace("http://example.org/en/stable/cache.html", ":ref:`cache`"))
+    )
+    (docs / "code.md").write_text(_doc("Code", CODE.replace("load_config()", "read_settings()")))
+    (docs / "typo.md").write_text(_doc("Typo", TYPO.replace("recieve", "receive")))
+    reflow = docs / "reflow.md"
+    reflow.write_text(re.sub(r" (?=\w)", "\n  ", reflow.read_text(), count=12))
+
+
+@pytest.fixture(params=["langchain", "llamaindex"])
+def convention(request):
+    return request.param
+
+
+def _index(convention, config, docs, embedder):
+    if convention == "langchain":
+        ids = langchain_index(config.store, docs, embedder, recorded_prefix="docs/")
+        tagged = langchain_index(
+            config.store.model_copy(update={"collection": config.store.collection + "-t"}),
+            docs,
+            embedder,
+            recorded_prefix="docs/",
+            pieces_of=_strip_tags,
+        )
+    else:
+        ids = llamaindex_index(config.store, docs, embedder)
+        tagged = llamaindex_index(
+            config.store.model_copy(update={"collection": config.store.collection + "-t"}),
+            docs,
+            embedder,
+            pieces_of=_strip_tags,
+        )
+    return ids, tagged
+
+
+def test_every_word_change_is_stale_with_its_diff(tmp_path, embedder, convention):
+    docs = tmp_path / "docs"
+    _corpus(docs)
+    config = make_config(tmp_path, tmp_path / "chroma", "edits", docs)
+    _index(convention, config, docs, embedder)
+    _edit(docs)
+
+    details = audit_and_store(config).details
+    by_doc = details["by_document"]
+
+    expected = {
+        "link.md": "- http://example.org/en/stable/cache.html + :ref:`cache`",
+        "code.md": "- load_config() + read_settings()",
+        "typo.md": "- recieve + receive",
+    }
+    for name, diff in expected.items():
+        doc = by_doc[name]
+        assert doc["status"] == "stale", name
+        assert doc["rules"]["edited"] == 1 and set(doc["rules"]) == {"exact", "edited"}, name
+        (edit,) = doc["edits"].values()
+        assert edit["diff"] == diff
+        assert doc["chunk_ids"]["stale"] == list(doc["edits"])
+    assert by_doc["typo.md"]["edits"] != {}
+    share = next(iter(by_doc["typo.md"]["edits"].values()))["changed_share"]
+    assert 0 < share < 0.1  # one word in a dozen and a half
+    # whitespace re-flow and a chunk that kept its tags are fresh
+    assert "reflow.md" not in by_doc and "tags.md" not in by_doc
+    assert details["text_check"]["loader_rewrote_text"] is False
+    queue = {i["document"]: i for i in details["fix_queue"]}
+    assert queue["typo.md"]["changed_share"] == share
+
+
+def test_chunks_a_loader_stored_without_their_tags_are_fresh(tmp_path, embedder, convention):
+    docs = tmp_path / "docs"
+    _corpus(docs)
+    config = make_config(tmp_path, tmp_path / "chroma", "edits", docs)
+    _index(convention, config, docs, embedder)
+    tagged = config.model_copy(
+        update={"store": config.store.model_copy(update={"collection": "edits-t"})}
+    )
+    details = audit_and_store(tagged).details
+    assert details["by_document"] == {}
+    assert details["text_check"]["verbatim"] == details["text_check"]["checked"]
+
+
+def _markdown_to_text(_text, pieces):
+    """A loader that renders markdown to plain text: every chunk loses its markup."""
+    return [re.sub(r"[#*`_]+", "", p).replace(" :", ":").strip() for p in pieces]
+
+
+def test_a_collection_whose_loader_rewrote_every_chunk_is_detected(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    for i in range(6):
+        write(
+            docs,
+            f"page{i}.md",
+            f"# Page {i}\n\n"
+            + "\n\n".join(
+                f"Step **{i}.{n}**: run `tool --level {n}` and check the _output_ twice."
+                for n in range(4)
+            )
+            + "\n",
+        )
+    config = make_config(tmp_path, tmp_path / "chroma", "rewritten", docs)
+    langchain_index(config.store, docs, embedder, recorded_prefix="", pieces_of=_markdown_to_text)
+    page = docs / "page0.md"
+    page.write_text(page.read_text().replace("3` and check the _output_", "3` and check the _log_"))
+
+    result = audit_and_store(config)
+    details = result.details
+
+    check = details["text_check"]
+    assert check["loader_rewrote_text"] is True
+    assert check["rule"] == "tolerant-fuzzy"
+    assert check["verbatim"] == 0
+    assert "loader rewrote" in check["note"]
+    assert any(f.kind == "loader_rewrote_text" for f in result.findings)
+    # Still precise where words changed; markup aside everything else is fresh.
+    assert set(details["by_document"]) == {"page0.md"}
+    (edit,) = details["by_document"]["page0.md"]["edits"].values()
+    assert edit["diff"] == "- output + _log_"
+    assert details["by_document"]["page0.md"]["rules"]["tolerant-fuzzy"] >= 1
+
+
+def test_llamaindex_document_hash_settles_unchanged_files(tmp_path, embedder):
+    """The hash LlamaIndex stored for each file decides the unchanged ones without their
+    chunks' text; a changed file's chunks still get the text check."""
+    from monitor.freshness.audit import audit
+    from monitor.provenance import MetadataMapping
+    from monitor.sources.directory import DirectoryCatalog
+    from monitor.stores.chroma import ChromaStore
+
+    docs = tmp_path / "docs"
+    _corpus(docs)
+    config = make_config(tmp_path, tmp_path / "chroma", "lidocs", docs)
+    llamaindex_index(config.store, docs, embedder)
+    (docs / "typo.md").write_text(_doc("Typo", TYPO.replace("recieve", "receive")))
+
+    found = audit(
+        DirectoryCatalog.from_config(config.sources),
+        ChromaStore.from_config(config.store),
+        MetadataMapping(config.mapping),
+        config.freshness.model_copy(update={"embedding_sample": 0, "duplicates_sample": 0}),
+        root=config.sources.root,
+    )
+    rules = {doc: dict(state.rules) for doc, state in found.documents.items()}
+    assert set(rules["link.md"]) == {"document-hash"}
+    assert set(rules["typo.md"]) == {"exact", "edited"}
