@@ -35,7 +35,8 @@ def console(quiet: bool = False, *, stderr: bool = False) -> Console:
     # emoji=False: a file named ":warning:.md" is shown as such.
     out = Console(quiet=quiet, stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not out.is_terminal:
-        out.width = 120  # cron mail and CI logs: wide enough not to wrap every line
+        out.width = 120  # cron mail and CI logs: tables sized for a wide page ...
+        out.soft_wrap = True  # ... and lines never broken, so a name stays greppable
     return out
 
 
@@ -153,7 +154,8 @@ def render_fix_queue(items: Sequence[FixItem], fmt: str) -> None:
 
     table = Table(title=f"fix queue ({len(items)} documents)", title_justify="left")
     for column in FIX_QUEUE_COLUMNS:
-        table.add_column(column)
+        # A document name is never broken across lines (it is what a reader greps for).
+        table.add_column(column, no_wrap=column in ("document", "target"))
     for row in fix_queue_rows(items):
         table.add_row(*("" if row[c] is None else literal(row[c]) for c in FIX_QUEUE_COLUMNS))
     console().print(table)

@@ -42,7 +42,9 @@ def _world(tmp_path, embedder):
 
 
 def _drift(docs):
-    (docs / MARKUP_DOC).write_text(long_doc("Notes", "A sentence with [/bold] in it."))
+    # An edit inside an embedded paragraph (an appended one would only be unindexed text).
+    edited = long_doc("Notes").replace("Notes guide, part 1.", "Notes guide [/bold], part 1.")
+    (docs / MARKUP_DOC).write_text(edited)
     (docs / RED_DOC).unlink()
     (docs / NEWLINE_DOC).unlink()
 
