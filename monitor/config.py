@@ -260,7 +260,7 @@ class Config(_Section):
     @classmethod
     def _known_store_kind(cls, value: Any) -> Any:
         kind = value.get("kind", "chroma") if isinstance(value, dict) else None
-        if kind is not None and kind not in STORE_KINDS:
+        if kind is not None and (not isinstance(kind, str) or kind not in STORE_KINDS):
             raise ValueError(f"key 'kind': expected one of: {', '.join(STORE_KINDS)}; got {kind!r}")
         return value
 

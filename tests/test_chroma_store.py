@@ -40,3 +40,7 @@ def test_an_unknown_store_kind_names_the_kinds(tmp_path):
             base_dir=tmp_path,
         )
     assert "key 'store': key 'kind': expected one of: chroma; got 'qdrant'" in str(caught.value)
+    with pytest.raises(ConfigError, match="key 'kind': expected one of: chroma; got \\[\\]"):
+        config_from_dict(
+            {"store": {"kind": [], "path": "x"}, "sources": {"root": "docs"}}, base_dir=tmp_path
+        )
