@@ -52,7 +52,7 @@ def test_two_schedulers_on_one_postgresql_history_run_each_slot_once(tmp_path, p
             seen = set(SUBMITTED.findall(late.log_text()))
             text = wait_for(
                 lambda s=seen: sorted(set(SUBMITTED.findall(late.log_text())) - s),
-                timeout=60,
+                timeout=240,  # a safety net: the first round includes the scheduler's start
                 what="the late scheduler to pick a slot up",
             )[-1]
             os.kill(late.process.pid, signal.SIGSTOP)
