@@ -19,12 +19,8 @@ from dashboards.model import (
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
 from monitor.freshness.embeddings import EmbeddingsResult, EmbeddingSummary
-from monitor.freshness.results import (
-    FixItem,
-    FreshnessResult,
-    with_retrievals,
-    write_fix_queue_csv,
-)
+from monitor.freshness.fixqueue import FixItem, with_retrievals, write_fix_queue_csv
+from monitor.freshness.results import FreshnessResult
 from monitor.freshness.states import ChunkClass, DocClass
 
 CLASSES = list(dict.fromkeys([*ChunkClass, *DocClass]))

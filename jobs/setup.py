@@ -15,7 +15,7 @@ from monitor.history import HistoryStore
 from monitor.provenance import MappingProposal, propose_mapping
 
 if TYPE_CHECKING:
-    from monitor.freshness.results import FixItem
+    from monitor.freshness.fixqueue import FixItem
 
 SAMPLE_SIZE = 200
 
@@ -213,7 +213,8 @@ def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -
     """The stored fix queue with retrievals over the last ``[logs] window_days`` filled in."""
     from datetime import UTC, datetime, timedelta
 
-    from monitor.freshness.results import FreshnessResult, with_retrievals
+    from monitor.freshness.fixqueue import with_retrievals
+    from monitor.freshness.results import FreshnessResult
     from monitor.history.responses import document_retrievals
     from monitor.logs.values import epoch_us
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from jobs.runner import Outcome
     from jobs.status import JobStatus
-    from monitor.freshness.results import FixItem
+    from monitor.freshness.fixqueue import FixItem
 
 _STYLE = {
     "ok": "green",
@@ -142,7 +142,7 @@ def render_fix_queue(items: Sequence[FixItem], fmt: str) -> None:
     import json
     import sys
 
-    from monitor.freshness.results import FIX_QUEUE_COLUMNS, fix_queue_rows, write_fix_queue_csv
+    from monitor.freshness.fixqueue import FIX_QUEUE_COLUMNS, fix_queue_rows, write_fix_queue_csv
 
     if fmt == "json":
         sys.stdout.write(json.dumps(fix_queue_rows(items), indent=2) + "\n")

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from monitor.config import FreshnessConfig, MappingConfig, StoreConfig
 from monitor.freshness.audit import audit
-from monitor.freshness.results import FreshnessResult, to_result, write_fix_queue_csv
+from monitor.freshness.fixqueue import write_fix_queue_csv
+from monitor.freshness.results import FreshnessResult, to_result
 from monitor.provenance import PRESETS, MetadataMapping
 from monitor.records import Chunk
 from monitor.sources.directory import DirectoryCatalog
