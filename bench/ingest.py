@@ -216,7 +216,7 @@ def child(kind: str, fmt: str, file: str, db: str) -> None:
             history,
             make_log(settings),
             [path],
-            lineage=Lineage(run_id=None, details=None, stamps={}),
+            lineage=Lineage(run_id=None, audit=None, stamps={}),
             settings=settings,
             quarantine=Path(db).with_suffix(".quarantine.jsonl"),
         )
@@ -256,7 +256,8 @@ def run(label: str, fmt: str, file: Path, unit: str, count: int) -> None:
     print(
         f"{label}: {count:,} {unit} in {mb:,.0f} MB (wall rate, then per CPU second: the"
         f" machine is shared)\n"
-        f"  raw parse (orjson, same reader): {parse['lines'] / parse['seconds']:>10,.0f} lines/s"
+        f"  reference, raw parse (orjson, same reader, same run):\n"
+        f"                                   {parse['lines'] / parse['seconds']:>10,.0f} lines/s"
         f"  {parse['lines'] / parse['cpu_seconds']:>10,.0f} lines/CPU-s"
         f"  ({mb / parse['cpu_seconds']:,.0f} MB/CPU-s), peak RSS {parse['peak_rss_mb']:,.0f} MB\n"
         f"  ingest into SQLite:              {count / first['seconds']:>10,.0f} {unit}/s"

@@ -75,7 +75,7 @@ def fill(history: HistoryStore, *, days: int, documents: int, now: datetime) -> 
             ),
         ]
         last = hour == runs - 1
-        details = _details(rng, documents) if last else {"schema": "ragmon.freshness/1"}
+        details = _details(rng, documents) if last else {}
         run_id = history.start_run("freshness", started_at=at)
         history.finish_run(
             run_id,
@@ -91,34 +91,60 @@ def fill(history: HistoryStore, *, days: int, documents: int, now: datetime) -> 
 
 
 def _details(rng: random.Random, documents: int) -> dict:
-    queue = [
-        {
-            "document": f"docs/section-{i // 50}/page-{i}.md",
-            "action": rng.choice(["re-embed", "delete", "ingest", "re-point", "review"]),
-            "chunks": rng.randint(1, 40),
-            "age_days": round(rng.uniform(0, 90), 2),
-            "retrievals": None,
-            "target": None,
-            "reason": "source hash changed",
-        }
+    """The last run's stored result: a typed `FreshnessResult` with a long fix queue."""
+    from monitor.freshness.fixqueue import FixItem
+    from monitor.freshness.results import (
+        AgeStats,
+        ClassCounts,
+        DocumentVerdict,
+        FreshnessResult,
+        Shares,
+        TextCheck,
+    )
+    from monitor.freshness.states import ChunkClass, DocClass
+
+    queue = tuple(
+        FixItem(
+            document=f"docs/section-{i // 50}/page-{i}.md",
+            action=rng.choice(["re-embed", "delete", "ingest", "re-point", "review"]),
+            reason="source hash changed",
+            chunks=rng.randint(1, 40),
+            age_days=round(rng.uniform(0, 90), 2),
+        )
         for i in range(documents)
-    ]
-    return {
-        "schema": "ragmon.freshness/1",
-        "collection": "docs",
-        "store": "/srv/chroma",
-        "audited_at": datetime.now(UTC).isoformat(),
-        "chunks": 200_000,
-        "documents": 20_000,
-        "counts": {"chunks": dict.fromkeys(CLASSES, 1), "documents": dict.fromkeys(DOC_CLASSES, 1)},
-        "embedding": {"models_in_metadata": {"m": 200_000}},
-        "conflicts": [],
-        "fix_queue": queue,
-        "by_document": {
-            q["document"]: {"status": "stale", "stale_age_seconds": q["age_days"] * 86400}
+    )
+    return FreshnessResult(
+        collection="docs",
+        store="/srv/chroma",
+        audited_at=datetime.now(UTC),
+        chunks=200_000,
+        documents=20_000,
+        counts=ClassCounts(
+            chunks=dict.fromkeys(ChunkClass, 1), documents=dict.fromkeys(DocClass, 1)
+        ),
+        shares=Shares(stale=0.05, orphaned=0.01, coverage=0.98),
+        staleness_age_seconds=AgeStats(),
+        newest_embedding=None,
+        newest_source_change=None,
+        text_check=TextCheck(
+            rule="verbatim", loader_rewrote_text=False, checked=0, verbatim=0, aligned_closely=0
+        ),
+        models_in_metadata={"m": 200_000},
+        conflicts=(),
+        untraceable=(),
+        source_reads=0,
+        source_problems=(),
+        by_document={
+            q.document: DocumentVerdict(
+                status=DocClass.STALE,
+                chunk_ids={},
+                rules={},
+                stale_age_seconds=(q.age_days or 0) * 86400,
+            )
             for q in queue
         },
-    }
+        fix_queue=queue,
+    ).to_json()
 
 
 def main() -> None:

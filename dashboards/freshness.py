@@ -13,6 +13,7 @@ from dashboards.model import (
     ReportData,
     SectionOutput,
     headline,
+    latest_result,
     run_light,
     scaled,
 )
@@ -34,16 +35,13 @@ class FreshnessSection:
     signal: str | None = "freshness"
 
     def build(self, data: ReportData, render: Any) -> SectionOutput:
-        found = data.details.get("freshness")
-        run, stored = found if found else (None, None)
-        latest = FreshnessResult.from_json(stored) if stored else None
+        run, latest = latest_result(data, "freshness", FreshnessResult)
+        stored = data.details["freshness"][1] if latest is not None else None
         figures = self._figures(data, latest)
         queue = with_retrievals(latest.fix_queue, data.retrievals) if latest else []
         # The embedding check is the daily `embeddings` job's; its panel sits here.
-        checked = data.details.get("embeddings")
-        embeddings = (
-            EmbeddingsResult.from_json(checked[1]).embedding if checked and checked[1] else None
-        )
+        _checked_run, checked = latest_result(data, "embeddings", EmbeddingsResult)
+        embeddings = checked.embedding if checked is not None else None
         html = render(
             "freshness.html.j2",
             run=run,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.model import Figure, Light, ReportData, SectionOutput, headline
+from dashboards.model import Figure, Light, ReportData, SectionOutput, headline, latest_result
 from dashboards.registry import register
 from monitor.grounding.runresult import GroundingRunResult, ScoreCalibration
 
@@ -23,8 +23,7 @@ class GroundingSection:
     signal: str | None = "grounding"
 
     def build(self, data: ReportData, render: Any) -> SectionOutput:
-        found = data.details.get("grounding")
-        run, latest = (found[0], GroundingRunResult.from_json(found[1])) if found else (None, None)
+        run, latest = latest_result(data, "grounding", GroundingRunResult)
         figures = self._figures(latest) if latest is not None else []
         html = render(
             "grounding.html.j2",

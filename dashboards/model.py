@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from monitor.errors import ResultSchemaError
 from monitor.history.queries import Point
 from monitor.records import RunRecord
+from monitor.results import ResultRecord
+
+log = logging.getLogger(__name__)
 
 
 class Light(enum.StrEnum):
@@ -155,3 +160,27 @@ def run_light(run: RunRecord | None, latest: object) -> Light:
     if latest is None:
         return Light.GREY
     return Light.AMBER if run is not None and run.status == "findings" else Light.GREEN
+
+
+_R = TypeVar("_R", bound=ResultRecord)
+
+
+def latest_result(
+    data: ReportData, job: str, record: type[_R]
+) -> tuple[RunRecord | None, _R | None]:
+    """``job``'s last completed run and its result read back as ``record``.
+
+    A result stored by another version of ragmon (another schema tag) is left out rather
+    than failing the whole report: the section shows its series until the job runs again.
+    """
+    found = data.details.get(job)
+    if not found:
+        return None, None
+    run, stored = found
+    if not stored:
+        return run, None
+    try:
+        return run, record.from_json(stored)
+    except ResultSchemaError as exc:
+        log.warning("report: %s", exc)
+        return run, None

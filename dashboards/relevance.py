@@ -11,11 +11,11 @@ from dashboards.model import (
     ReportData,
     SectionOutput,
     headline,
+    latest_result,
     run_light,
 )
 from dashboards.plots import lines
 from dashboards.registry import register
-from monitor.errors import ResultSchemaError
 
 
 class RelevanceSection:
@@ -26,14 +26,7 @@ class RelevanceSection:
     def build(self, data: ReportData, render: Any) -> SectionOutput:
         from monitor.relevance.results import RelevanceResult
 
-        found = data.details.get("relevance")
-        run = found[0] if found else None
-        latest: RelevanceResult | None = None
-        if found:
-            try:
-                latest = RelevanceResult.from_json(found[1] or {})
-            except ResultSchemaError:
-                latest = None  # written by another version: show the series only
+        run, latest = latest_result(data, "relevance", RelevanceResult)
         figures = self._figures(data, latest)
         html = render(
             "relevance.html.j2",

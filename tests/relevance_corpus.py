@@ -11,6 +11,7 @@ import importlib
 import inspect
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 DEMO = Path(__file__).resolve().parent.parent / "jobs" / "demo_corpus"
@@ -144,11 +145,11 @@ def demo_chunks() -> list[tuple[str, str, str]]:
     return out
 
 
-def filler_paragraphs(limit: int) -> list[str]:
-    """Docstring paragraphs of at least 12 words from standard library modules."""
+def filler_paragraphs(limit: int, modules: Sequence[str] = STDLIB_MODULES) -> list[str]:
+    """Docstring paragraphs of at least 12 words from standard library ``modules``."""
     seen: set[str] = set()
     out: list[str] = []
-    for name in STDLIB_MODULES:
+    for name in modules:
         module = importlib.import_module(name)
         docs = [module.__doc__ or ""]
         for _, member in sorted(vars(module).items()):

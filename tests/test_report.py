@@ -194,3 +194,19 @@ def test_report_command_window_and_bad_window(populated, tmp_path):
     bad = CliRunner().invoke(cli, ["-c", str(path), "report", "--since", "3x"])
     assert bad.exit_code == 2
     assert "--since: expected a duration such as '30s'" in bad.output
+
+
+def test_a_result_stored_by_an_older_ragmon_leaves_its_section_empty_not_the_report(tmp_path):
+    from tests.alerting import alert_config, store_run
+
+    config = alert_config(tmp_path)
+    history = HistoryStore.open(config.history_url)
+    store_run(history, {"stale_share": 0.2}, details={"schema": "ragmon.freshness/1"})
+    files = build_report(config, history, out_dir=tmp_path / "out")
+    import json
+
+    data = json.loads(files.data.read_text())
+    assert data["sections"]["freshness"]["latest"] is None
+    (card,) = [s for s in data["overview"]["signals"] if s["signal"] == "freshness"]
+    assert card["headlines"][0]["value"] == 20.0  # its figures are still shown
+    history.engine.dispose()
