@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.errors import LogLineError
-from monitor.logs.otlp import Span, TraceLog, json_or_none, root_or_first
+from monitor.logs.otlp import Span, TraceLog, json_or_none, root_or_first, trace_labels
 from monitor.logs.values import parse_score, parse_time, text_or_none
 from monitor.records import ResponseRecord, RetrievedChunk, ScoreKind
 
@@ -52,13 +52,7 @@ class GenAILog(TraceLog):
         for span in retrievals:
             chunks += self._documents(span)
         root = root_or_first(spans)
-        labels = {
-            k: str(v) for s in spans for k in _LABELS if (v := s.attributes.get(k)) is not None
-        }
-        if (service := root.resource.get("service.name")) is not None:
-            labels["service.name"] = str(service)
-        if not complete:
-            labels["trace"] = "incomplete"
+        labels = trace_labels(spans, _LABELS, root, complete=complete)
         return ResponseRecord(
             id=trace,
             time=parse_time(root.start_ns or retrievals[0].start_ns, "startTimeUnixNano"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.errors import LogLineError
-from monitor.logs.otlp import Span, TraceLog, json_or_none, root_or_first
+from monitor.logs.otlp import Span, TraceLog, json_or_none, root_or_first, trace_labels
 from monitor.logs.values import parse_score, parse_time, text_or_none
 from monitor.records import ResponseRecord, RetrievedChunk, ScoreKind
 
@@ -53,13 +53,7 @@ class OpenInferenceLog(TraceLog):
         answer = root.attributes.get("output.value") if root.is_root else None
         if answer is None:
             answer = _llm_output(spans)
-        labels = {
-            k: str(v) for k in _LABELS for s in spans if (v := s.attributes.get(k)) is not None
-        }
-        if (service := root.resource.get("service.name")) is not None:
-            labels["service.name"] = str(service)
-        if not complete:
-            labels["trace"] = "incomplete"
+        labels = trace_labels(spans, _LABELS, root, complete=complete)
         return ResponseRecord(
             id=trace,
             time=parse_time(root.start_ns or retrievers[0].start_ns, "startTimeUnixNano"),

@@ -240,6 +240,19 @@ def root_or_first(spans: list[Span]) -> Span:
     return min(spans, key=lambda s: s.start_ns)
 
 
+def trace_labels(
+    spans: list[Span], keys: tuple[str, ...], root: Span, *, complete: bool
+) -> dict[str, str]:
+    """A response's labels from its trace: ``keys`` found on any span (the last span
+    wins), the service name, and ``trace=incomplete`` when the root never arrived."""
+    labels = {k: str(v) for s in spans for k in keys if (v := s.attributes.get(k)) is not None}
+    if (service := root.resource.get("service.name")) is not None:
+        labels["service.name"] = str(service)
+    if not complete:
+        labels["trace"] = "incomplete"
+    return labels
+
+
 def json_or_none(value: Any) -> Any:
     """A JSON-in-a-string attribute parsed, or None when it is not JSON."""
     if not isinstance(value, str):
