@@ -118,6 +118,23 @@ def scheduled_run(job: str, config_path: str) -> str:
     return str(outcome.status)
 
 
+def _ensure_job_table(engine: Engine) -> None:
+    """Create APScheduler's job table unless it exists, tolerating a second scheduler that
+    creates it at the same moment (on PostgreSQL two ``CREATE TABLE`` of one name race on
+    the catalog and one fails: the table is there all the same)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    store = SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)
+    try:
+        store.jobs_t.create(engine, checkfirst=True)
+    except SQLAlchemyError:
+        if not inspect(engine).has_table(JOB_TABLE):
+            raise
+        log.debug("%s was created by another scheduler at the same moment", JOB_TABLE)
+
+
 class _Running:
     """The jobs this process is running now, so a stopping scheduler can wait for them."""
 
@@ -197,6 +214,7 @@ class Scheduler:
                 executors={"default": ThreadPoolExecutor(max_workers=len(jobs))},
                 timezone=UTC,
             )
+            _ensure_job_table(history.engine)
             self._add_jobs(scheduler, history.engine, jobs)
             scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
             with self._guard:

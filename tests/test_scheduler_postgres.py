@@ -12,6 +12,7 @@ import os
 import re
 import signal
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
@@ -155,3 +156,20 @@ def _held_by(history, pid: int) -> str | None:
     """ "late" while process ``pid`` holds the job's lock (it won the slot: no race)."""
     lease = JobLocks(history.engine).holder("freshness")
     return "late" if lease is not None and lease.holder.startswith(f"pid {pid} ") else None
+
+
+def test_the_job_table_created_by_another_scheduler_meanwhile_is_no_error(postgres):
+    """Two schedulers starting together: the second CREATE TABLE fails on PostgreSQL's
+    catalog; the table is there, so the scheduler goes on."""
+    from sqlalchemy import create_engine, inspect
+
+    from jobs.scheduler import JOB_TABLE, _ensure_job_table
+
+    engine = create_engine(postgres.new_database())
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for future in [pool.submit(_ensure_job_table, engine) for _ in range(8)]:
+                future.result()
+        assert inspect(engine).has_table(JOB_TABLE)
+    finally:
+        engine.dispose()
