@@ -259,6 +259,13 @@ class ChunkLineageRow(Base):
     source_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     source_version: Mapped[str | None] = mapped_column(String(80), nullable=True)
     current_version: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # migration 0007: the chunk's state beyond its class, as the freshness run saw it
+    changed_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Share of the chunk's text changed in its source (``edited`` chunks only)."""
+    stale_age_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Seconds the source had changed before the run without the chunk being re-embedded."""
+    in_conflict: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """The chunk's document is in a conflicting-duplicates group."""
 
     __table_args__ = (
         Index("ux_chunk_lineage_run_chunk", "freshness_run", "chunk_id", unique=True),
@@ -340,3 +347,44 @@ class ResponseGroundingRow(Base):
     evidence: Mapped[str | None] = mapped_column(Text, nullable=True)
     """JSON: unsupported claims and violations (`GroundingResult.to_json`)."""
     scored_us: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- upstream state for correlation (migration 0007) ---------------------------------
+
+
+class ChunkQualityRow(Base):
+    """The latest chunking flags of one chunk, written by the chunking job."""
+
+    __tablename__ = "chunk_quality"
+
+    chunk_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    """Longer than the embedding model's window: its tail was never embedded."""
+    mid_sentence: Mapped[bool] = mapped_column(Boolean)
+    """Starts or ends inside a sentence."""
+    junk: Mapped[bool] = mapped_column(Boolean)
+    """Mostly boilerplate, markup or non-text."""
+    tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    chunking_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class ResponseRetrievalRow(Base):
+    """What the relevance job found about one response's retrieval."""
+
+    __tablename__ = "response_retrieval"
+
+    rid: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("responses.rid", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)  # ix_response_retrieval_at_us
+    query_novelty: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """How far the query lies from the reference window's queries (higher: further)."""
+    query_drifted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """The query lies in a region of query space the reference window did not cover."""
+    context_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    over_budget: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    relevance_run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    computed_us: Mapped[int] = mapped_column(BigInteger)
