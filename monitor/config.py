@@ -371,6 +371,19 @@ def _resolve_paths(config: Config, label: str, text: str) -> Config:
             + ("is not a directory" if root.exists() else "does not exist"),
             line=_line_of(text, ("sources", "root")),
         )
+    nli = config.grounding.nli
+    if nli is not None:
+        # Checked here, where the key's line is known; the weights load with the scorer.
+        from monitor.errors import NliModelError
+        from monitor.grounding.nli import inspect_model
+
+        model = nli.model if nli.model.is_absolute() else base / nli.model
+        try:
+            inspect_model(model, nli.entailment)
+        except NliModelError as exc:
+            raise ConfigError(
+                label, exc.KEY, exc.problem, line=_line_of(text, ("grounding", "nli", "model"))
+            ) from None
     report = config.report
     if not report.out_dir.is_absolute():
         report = report.model_copy(update={"out_dir": base / report.out_dir})

@@ -226,6 +226,22 @@ class SystemOfRecordError(GroundingError):
         )
 
 
+class NliModelError(GroundingError):
+    """The NLI / cross-encoder model named in ``grounding.nli.model`` cannot be used."""
+
+    KEY = "grounding.nli.model"
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        self.problem = (
+            f"{path} {reason}. ragmon never downloads weights: name a local directory "
+            "holding a sequence-classification (NLI or cross-encoder) model, or leave "
+            "grounding.nli out"
+        )
+        super().__init__(f"key '{self.KEY}': {self.problem}")
+
+
 class LabelError(GroundingError):
     """Labelled responses are missing or unusable for calibration or fitting."""
 

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from jobs.cli import cli
 from monitor.grounding import GroundingConfig, Scorer
+from monitor.grounding.settings import NliSettings
 
 CONTEXT = ["The R2 arm lifts up to 5 kg. Its warranty lasts 24 months from delivery."]
 
@@ -212,6 +213,7 @@ def test_every_commented_grounding_key_of_the_starter_config_is_valid():
     settings = GroundingConfig.model_validate(tomllib.loads("\n".join(lines))["grounding"])
     assert [v.name for v in settings.validators] == ["order", "invoice"]
     assert settings.model is not None
-    assert set(GroundingConfig.model_fields) - {"language"} <= {
-        line.split(" = ")[0] for line in lines
-    } | {"bands", "validators"}
+    assert settings.nli is not None and settings.nli.entailment == "entailment"
+    keys = {line.split(" = ")[0] for line in lines}
+    assert set(GroundingConfig.model_fields) - {"language"} <= keys | {"bands", "validators", "nli"}
+    assert set(NliSettings.model_fields) <= keys

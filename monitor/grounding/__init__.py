@@ -5,7 +5,9 @@ question holds; layer 2 (`structural`) compares numbers, amounts, dates and iden
 as values, and checks identifiers against a system of record; the score maps both counts
 to 0-1 and a band. Layer 3 (`calibration`) maps the score to the probability that a
 person judges the answer grounded, from labelled responses; `fitting` learns a
-combination of the features where a user's own labels show it helps.
+combination of the features where a user's own labels show it helps. Optional, off by
+default: an NLI model on disk (`nli`) and a pointer to each claim's nearest passage
+(`passages`).
 
     >>> from monitor.grounding import score
     >>> score("The R2 arm lifts 5 kg.", ["The R2 arm lifts up to 5 kg."]).band.value
@@ -23,10 +25,17 @@ if TYPE_CHECKING:
         Band,
         GroundingFeatures,
         GroundingResult,
+        NearestPassage,
+        SupportedClaim,
         UnsupportedClaim,
     )
     from monitor.grounding.scorer import Scorer, band_for, raw_score, score
-    from monitor.grounding.settings import BandSettings, GroundingConfig, ValidatorSettings
+    from monitor.grounding.settings import (
+        BandSettings,
+        GroundingConfig,
+        NliSettings,
+        ValidatorSettings,
+    )
     from monitor.grounding.structural import Violation
 
 # Imported on first use: `monitor.config` imports `monitor.grounding.settings`, and
@@ -36,6 +45,8 @@ _HOME = {
     "Band": "results",
     "GroundingFeatures": "results",
     "GroundingResult": "results",
+    "NearestPassage": "results",
+    "SupportedClaim": "results",
     "UnsupportedClaim": "results",
     "Scorer": "scorer",
     "band_for": "scorer",
@@ -43,6 +54,7 @@ _HOME = {
     "score": "scorer",
     "BandSettings": "settings",
     "GroundingConfig": "settings",
+    "NliSettings": "settings",
     "ValidatorSettings": "settings",
     "Violation": "structural",
 }
@@ -61,7 +73,10 @@ __all__ = [
     "GroundingConfig",
     "GroundingFeatures",
     "GroundingResult",
+    "NearestPassage",
+    "NliSettings",
     "Scorer",
+    "SupportedClaim",
     "UnsupportedClaim",
     "ValidatorSettings",
     "Violation",

@@ -6,6 +6,14 @@ score = exp(-(novel_word_weight x (novel words + unbacked numbers)
 Higher is better grounded: 1.0 when every content word and value of the answer is in
 the context (or the question). Monotone in both counts, so ranking (AUROC) is that of
 the counts; the weights only place the bands.
+
+Optional layers, each off unless configured: an NLI model on disk (``grounding.nli``)
+can only take support away: a claim the lexical layer supports (and that has a content
+word) but whose best entailment probability is below ``nli.threshold`` becomes an
+unsupported claim, and the score is multiplied by exp(-nli.weight) per such claim; a
+claim the lexical layer rejects stays rejected whatever the model says. The embedding
+pointer (``nearest_passage``) changes no score. A calibration curve handed to the
+scorer adds ``calibrated`` = curve(score) and leaves score and band as they are.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from monitor.grounding.results import (
     Band,
     GroundingFeatures,
     GroundingResult,
+    NearestPassage,
+    SupportedClaim,
     UnsupportedClaim,
 )
 from monitor.grounding.settings import BandSettings, GroundingConfig
@@ -35,7 +45,10 @@ from monitor.grounding.values import IdentifierPattern, ValueKind, find_values
 from monitor.ports import SystemOfRecord
 
 if TYPE_CHECKING:
+    from monitor.grounding.calibration import Calibration
     from monitor.grounding.fitting import FittedModel
+    from monitor.grounding.nli import NliModel
+    from monitor.ports import Embedder
 
 
 def band_for(score: float, bands: BandSettings | None = None) -> Band:
@@ -52,10 +65,30 @@ def band_for(score: float, bands: BandSettings | None = None) -> Band:
 
 class Scorer:
     """Scores answers under one `GroundingConfig`; compiles patterns and opens systems of
-    record once, so it is cheap to call per request. Safe to share between threads."""
+    record once, so it is cheap to call per request. Safe to share between threads.
 
-    def __init__(self, settings: GroundingConfig | None = None):
+    ``embedder`` serves the nearest-passage pointer (default: the packaged
+    all-MiniLM-L6-v2, loaded on first use); ``calibration`` (a curve from
+    `monitor.grounding.calibration`) adds the calibrated probability to each result.
+    Raises `NliModelError` when ``settings.nli`` names no usable model.
+    """
+
+    def __init__(
+        self,
+        settings: GroundingConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        calibration: Calibration | None = None,
+    ):
         self.settings = settings or GroundingConfig()
+        self.calibration = calibration
+        self._embedder = embedder
+        self._embedder_lock = Lock()
+        self._nli: NliModel | None = None
+        if self.settings.nli is not None:
+            from monitor.grounding.nli import NliModel
+
+            self._nli = NliModel(self.settings.nli)
         self._patterns = [
             IdentifierPattern(name=v.name, pattern=re.compile(v.pattern))
             for v in self.settings.validators
@@ -100,23 +133,49 @@ class Scorer:
         novel = distinct_novel(checks)
         content = sum(c.content_words for c in checks)
         supported = sum(c.supported_words for c in checks)
-        unsupported = tuple(
-            UnsupportedClaim(
-                text=c.claim.text,
-                start=c.claim.start,
-                end=c.claim.end,
-                novel_words=c.novel_words,
-            )
-            for c in checks
-            if not c.supported
-        )
+        texts_of_claims = [c.claim.text for c in checks]
+        entailment: list[float | None] = [None] * len(checks)
+        if self._nli is not None:
+            entailment = list(self._nli.best_entailment(texts_of_claims, contexts))
+        nearest: list[NearestPassage | None] = [None] * len(checks)
+        if settings.nearest_passage:
+            from monitor.grounding.passages import nearest_passages
+
+            nearest = list(nearest_passages(self._passage_embedder(), texts_of_claims, contexts))
+            nearest += [None] * (len(checks) - len(nearest))
+        optional = self._nli is not None or settings.nearest_passage
+        threshold = settings.nli.threshold if settings.nli is not None else 0.0
+        claims_out: list[UnsupportedClaim] = []
+        backed: list[SupportedClaim] = []
+        not_entailed = 0
+        for c, p, near in zip(checks, entailment, nearest, strict=True):
+            text, start, end = c.claim.text, c.claim.start, c.claim.end
+            if not c.supported or (p is not None and c.content_words and p < threshold):
+                not_entailed += c.supported
+                claims_out.append(
+                    UnsupportedClaim(
+                        text=text,
+                        start=start,
+                        end=end,
+                        novel_words=c.novel_words,
+                        entailment=p,
+                        nearest_passage=near,
+                    )
+                )
+            elif optional:
+                backed.append(
+                    SupportedClaim(
+                        text=text, start=start, end=end, entailment=p, nearest_passage=near
+                    )
+                )
+        unsupported = tuple(claims_out)
         features = GroundingFeatures(
             novel_words=novel,
             longest_novel_run=max((c.longest_novel_run for c in checks), default=0),
             worst_claim_overlap=min((c.overlap for c in checks), default=1.0),
             word_overlap=supported / content if content else 1.0,
             claims=len(checks),
-            unsupported_claims=len(unsupported),
+            unsupported_claims=sum(not c.supported for c in checks),
             content_words=content,
             number_violations=sum(v.kind is ValueKind.NUMBER for v in violations),
             value_violations=sum(v.kind is not ValueKind.NUMBER for v in violations),
@@ -125,13 +184,30 @@ class Scorer:
             value = self._model.score(features)
         else:
             value = raw_score(features, settings)
+        if not_entailed and settings.nli is not None:
+            value *= math.exp(-settings.nli.weight * not_entailed)
+        calibrated = None
+        if self.calibration is not None:
+            calibrated = float(self.calibration.apply(value))
         return GroundingResult(
             score=value,
             band=band_for(value, settings.bands),
             unsupported_claims=unsupported,
             violations=tuple(violations),
             features=features,
+            supported_claims=tuple(backed),
+            not_entailed=not_entailed,
+            calibrated=calibrated,
+            calibration=self.calibration.version if self.calibration is not None else None,
         )
+
+    def _passage_embedder(self) -> Embedder:
+        with self._embedder_lock:
+            if self._embedder is None:
+                from monitor.embedding.sbert import SentenceTransformerEmbedder
+
+                self._embedder = SentenceTransformerEmbedder()
+            return self._embedder
 
 
 def load_model(path: Path) -> FittedModel:

@@ -1,4 +1,5 @@
-"""The ``[grounding]`` section of ``ragmon.toml``: bands, score weights, validators.
+"""The ``[grounding]`` section of ``ragmon.toml``: bands, score weights, validators, the
+optional NLI model and nearest-passage pointer.
 
 Example::
 
@@ -18,6 +19,10 @@ Example::
     pattern = "(?P<id>INV-\\\\d{4})"
     url = "sqlite:///billing.db"  # ... or an SQLAlchemy URL and a read-only query
     query = "SELECT 1 FROM invoices WHERE number = :value"
+
+    [grounding.nli]
+    model = "/models/nli-deberta-v3-small"   # a local directory; never downloaded
+    entailment = "entailment"                # the output label that means entailment
 """
 
 from __future__ import annotations
@@ -104,6 +109,31 @@ class ValidatorSettings(_Section):
         return self
 
 
+class NliSettings(_Section):
+    """An NLI or cross-encoder model the user has on disk (``[grounding.nli]``).
+
+    Per claim, its probability that the passages entail the claim; a claim the lexical
+    layer supports but the model does not entail becomes unsupported. Loaded from a local
+    directory only (never downloaded).
+    """
+
+    model: Path
+    """A local directory with a Hugging Face sequence-classification model (config.json,
+    weights, tokenizer), e.g. an NLI cross-encoder saved with ``save_pretrained``."""
+    entailment: str | int = "entailment"
+    """Which output means entailment: a label name of the model's ``id2label`` (any
+    case), or the output's index. A one-output model's single logit is read as the
+    entailment logit (sigmoid)."""
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    """A lexically supported claim whose best entailment probability is below this is
+    judged not entailed."""
+    weight: float = Field(default=0.45, ge=0)
+    """Penalty per not-entailed claim, like one unbacked value: the score is multiplied
+    by exp(-weight) for each."""
+    batch_size: int = Field(default=16, ge=1)
+    """(passage, claim) pairs per forward pass."""
+
+
 class GroundingConfig(_Section):
     """How answers are scored against their context (`monitor.grounding.score`)."""
 
@@ -124,6 +154,11 @@ class GroundingConfig(_Section):
     when the fit adopted it (it beat the untrained score beyond the interval)."""
     language: str = "en"
     """Language code of the answers, for sentence splitting (stemming is English)."""
+    nearest_passage: bool = False
+    """Point each claim at its nearest passage (cosine of the packaged all-MiniLM-L6-v2
+    embeddings). Loads the embedding model (torch): off by default, also in the job."""
+    nli: NliSettings | None = None
+    """An NLI / cross-encoder model on disk that must entail each claim (``[grounding.nli]``)."""
 
     @field_validator("validators")
     @classmethod
@@ -145,4 +180,7 @@ class GroundingConfig(_Section):
         model = self.model
         if model is not None and not model.is_absolute():
             model = base_dir / model
-        return self.model_copy(update={"validators": validators, "model": model})
+        nli = self.nli
+        if nli is not None and not nli.model.is_absolute():
+            nli = nli.model_copy(update={"model": base_dir / nli.model})
+        return self.model_copy(update={"validators": validators, "model": model, "nli": nli})
