@@ -14,6 +14,7 @@ from jobs.clicore import EXIT_USAGE, CliError, Settings, pass_settings
 if TYPE_CHECKING:
     from monitor.grounding import GroundingConfig, Scorer
     from monitor.grounding.batch import BadLine, Response
+    from monitor.grounding.calibration import Calibration
 
 
 @click.group()
@@ -40,14 +41,38 @@ def grounding_settings(settings: Settings) -> GroundingConfig:
     return config.grounding.resolved(config.base_dir)
 
 
-def _scorer(settings: Settings) -> Scorer:
+def _scorer(settings: Settings, *, calibrate: bool = False) -> Scorer:
     from monitor.errors import GroundingError
     from monitor.grounding import Scorer
 
+    grounding_config = grounding_settings(settings)
+    calibration = stored_calibration(settings, grounding_config) if calibrate else None
     try:
-        return Scorer(grounding_settings(settings))
-    except GroundingError as exc:  # a validator's CSV or database named in the config
+        return Scorer(grounding_config, calibration=calibration)
+    except GroundingError as exc:  # a validator's system of record, the NLI model
         raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def stored_calibration(settings: Settings, grounding_config: GroundingConfig) -> Calibration | None:
+    """The calibration the last `grounding` run adopted for this scorer, if any.
+
+    Needs a config file and an existing history; never creates one.
+    """
+    from sqlalchemy.engine import make_url
+
+    from jobs.grounding import JOB
+    from monitor.grounding.scheduled import adopted_calibration, scorer_version
+
+    if not settings.config_path.exists():
+        return None
+    url = make_url(settings.config().history_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return None
+    history = settings.history()
+    try:
+        return adopted_calibration(history, JOB, scorer_version(grounding_config))
+    finally:
+        history.engine.dispose()
 
 
 def _responses(path: Path) -> list[Response | BadLine]:
@@ -72,8 +97,10 @@ def score_file(settings: Settings, file: Path) -> None:
     Each record has `answer`, `context` (a list of passages or one string), and
     optionally `id` and `query`. Output: `id`, `score` (0-1, higher is better grounded),
     `band`, the unsupported claims with their novel words, the structural violations,
-    and the features. A malformed line is reported on stderr with its number and
-    skipped. Exit 0, or 2 when FILE cannot be read.
+    and the features; with the config's history holding a calibration that the last
+    `grounding` run adopted for this scorer, also `calibrated` (P(grounded)) and
+    `calibration` (the curve's version). A malformed line is reported on stderr with
+    its number and skipped. Exit 0, or 2 when FILE or the config cannot be used.
 
     \b
     Example:
@@ -81,7 +108,7 @@ def score_file(settings: Settings, file: Path) -> None:
     """
     from monitor.grounding.batch import BadLine
 
-    scorer = _scorer(settings)
+    scorer = _scorer(settings, calibrate=True)
     bands: Counter[str] = Counter()
     skipped = 0
     for item in _responses(file):
@@ -94,8 +121,14 @@ def score_file(settings: Settings, file: Path) -> None:
         click.echo(json.dumps({"id": item.id, **result.to_json()}, ensure_ascii=False))
     if not settings.quiet:
         shares = ", ".join(f"{band} {n}" for band, n in sorted(bands.items()))
+        calibrated = (
+            f"; calibrated with curve {scorer.calibration.version} (the last grounding run's)"
+            if scorer.calibration is not None
+            else ""
+        )
         click.echo(
-            f"scored {sum(bands.values())} responses ({shares or 'none'}); {skipped} lines skipped",
+            f"scored {sum(bands.values())} responses ({shares or 'none'}); {skipped} lines "
+            f"skipped{calibrated}",
             err=True,
         )
 

@@ -55,8 +55,10 @@ RULES = (
 @register(JOB, schedule="10 * * * *", after=("ingest-logs",), signal=True, rules=RULES)
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Grounding of the logged answers: score, band and evidence; band shares per day."""
+    from monitor.errors import ConfigError, NliModelError
     from monitor.grounding.runresult import DayBands, GroundingRunResult
     from monitor.grounding.scheduled import (
+        adopted_calibration,
         calibrate_scores,
         score_pending,
         scorer_version,
@@ -73,7 +75,12 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
     from monitor.grounding.summary import BandSummary
 
     settings = config.grounding.resolved(config.base_dir)
-    scorer = Scorer(settings)
+    # New scores get the calibration the last run adopted for this same scorer.
+    calibration = adopted_calibration(history, JOB, scorer_version(settings))
+    try:
+        scorer = Scorer(settings, calibration=calibration)
+    except NliModelError as exc:
+        raise ConfigError(config.file or "config", exc.KEY, exc.problem) from None
     if full:
         log.info("dropped %d stored grounding rows (--full)", forget_scores(history))
     with _chunk_text(config) as chunk_text:
@@ -83,7 +90,7 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
     since_day = day_of(since_us) if newest is not None else None
     days = day_summaries(history, since=since_day) if newest is not None else []
     touched = day_summaries(history, days=scoring.days) if scoring.days else []
-    calibration, note = (
+    calibrations, note = (
         calibrate_scores(history, since_us=since_us) if newest is not None else ((), "")
     )
     result = GroundingRunResult(
@@ -106,7 +113,8 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
             if s.day is not None
         ),
         worst=worst_answers(history, since_us=since_us, n=WORST) if newest is not None else (),
-        calibration=calibration,
+        calibration_applied=calibration.version if calibration is not None else "",
+        calibration=calibrations,
         calibration_note=note,
     )
     metrics = [
@@ -127,7 +135,7 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
             counts=latest.counts,
             mean_score=latest.mean_score,
         ).metrics(LATEST)
-    for cal in calibration:
+    for cal in calibrations:
         for kind, value in (("raw", cal.ece_raw), ("calibrated", cal.ece_calibrated)):
             metrics.append(
                 Metric(
@@ -164,10 +172,7 @@ def _findings(scoring: ScoringRun) -> list[Finding]:
     escalated = sorted(scoring.escalated, key=lambda pair: pair[1].score)
     out = []
     for response, result in escalated[:FINDINGS]:
-        claims = "; ".join(
-            f"{c.text!r} (not in the context: {', '.join(c.novel_words)})"
-            for c in result.unsupported_claims
-        )
+        claims = "; ".join(f"{c.text!r} ({c.reason})" for c in result.unsupported_claims)
         values = "; ".join(f"{v.text} ({v.reason})" for v in result.violations)
         out.append(
             Finding(

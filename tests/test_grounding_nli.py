@@ -177,3 +177,36 @@ def test_cli_reads_the_model_from_the_config_and_exits_2_on_a_bad_one(tmp_path, 
     assert [c.get("entailment") for c in scored["unsupported_claims"]] == pytest.approx(
         [_direct(doubting, c["text"]) for c in scored["unsupported_claims"]], abs=1e-5
     )
+
+
+def test_the_job_stores_the_models_verdicts_and_pointers(tmp_path, doubting):
+    from tests.logfiles import jsonl, query
+    from tests.test_grounding_job import _config, _response, _scored
+
+    config = _config(tmp_path)
+    config.write_text(
+        config.read_text()
+        + f'[grounding]\nnearest_passage = true\n[grounding.nli]\nmodel = "{doubting}"\n'
+    )
+    log = tmp_path / "logs" / "app.jsonl"
+    log.parent.mkdir()
+    log.write_text(jsonl([_response("a", 20, 0, "cite")]))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-c", str(config), "-q", "run", "ingest-logs"]).exit_code == 0
+    body = _scored(config)
+    assert body["result"]["scored"] == 1
+    ((evidence,),) = query(tmp_path, "SELECT evidence FROM response_grounding")
+    (claim,) = json.loads(evidence)["unsupported_claims"]
+    assert claim["reason"] == f"nli: not entailed (p={claim['entailment']:.2f})"
+    assert claim["nearest_passage"] == 0 and claim["cosine"] > 0.9
+    ((band, score),) = query(tmp_path, "SELECT band, score FROM response_grounding")
+    assert (band, score) == ("disclaim", pytest.approx(math.exp(-0.45)))
+
+    # Weights that cannot be loaded: the job fails as a config error (exit 2).
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((doubting / "config.json").read_text())
+    config.write_text(config.read_text().replace(str(doubting), str(broken)))
+    result = runner.invoke(cli, ["-c", str(config), "run", "grounding"])
+    assert result.exit_code == 2
+    assert "key 'grounding.nli.model'" in result.output and "cannot be loaded" in result.output

@@ -24,6 +24,10 @@ class DayBands:
 class ClaimEvidence:
     text: str
     novel_words: tuple[str, ...]
+    reason: str = ""
+    """Why it is unsupported ("not in the context: ...", "nli: not entailed (p=0.12)")."""
+    nearest_passage: int | None = None
+    """With ``grounding.nearest_passage``: the index of the passage it is closest to."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,6 +49,8 @@ class WorstAnswer:
     band: str
     unsupported_claims: tuple[ClaimEvidence, ...]
     violations: tuple[ViolationEvidence, ...]
+    calibrated: float | None = None
+    """P(grounded) from the calibration adopted when it was scored; None without one."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,6 +72,9 @@ class ScoreCalibration:
     curve_version: str
     curve: dict[str, object]
     """`Calibration.to_json()` of the curve fitted on every label: apply it to new scores."""
+    adopted: bool = False
+    """True when the curve is applied to new scores: it was judged on questions it did not
+    see (``cross_fitted``) and lowered the error there (``ece_calibrated < ece_raw``)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,6 +99,9 @@ class GroundingRunResult(ResultRecord):
     days: tuple[DayBands, ...]
     """Every day with scores in the report window, oldest first."""
     worst: tuple[WorstAnswer, ...]
+    calibration_applied: str = ""
+    """Version of the calibration curve this run's new scores got as ``calibrated`` (the
+    one the previous run adopted); empty when none applied."""
     calibration: tuple[ScoreCalibration, ...] = ()
     calibration_note: str = ""
     """Why there is no calibration (no labels, too few, one kind only), when there is none."""

@@ -17,20 +17,23 @@ from datetime import date
 import orjson
 
 from monitor.grounding.calibration import (
+    Calibration,
     cross_fitted,
     expected_calibration_error,
     fit_calibration,
     reliability_bins,
 )
 from monitor.grounding.feedback import grounded_label
-from monitor.grounding.results import Band, GroundingResult
+from monitor.grounding.results import Band, GroundingResult, SupportedClaim, UnsupportedClaim
 from monitor.grounding.runresult import (
     ClaimEvidence,
+    GroundingRunResult,
     ScoreCalibration,
     ViolationEvidence,
     WorstAnswer,
 )
 from monitor.grounding.scorer import Scorer
+from monitor.grounding.settings import GroundingConfig
 from monitor.grounding.stored import (
     NO_ANSWER,
     NO_CONTEXT,
@@ -53,11 +56,12 @@ ChunkText = Callable[[Sequence[str]], dict[str, str] | None]
 store cannot be read, so the responses that needed it are retried by the next run."""
 
 
-def scorer_version(scorer: Scorer) -> str:
+def scorer_version(scorer: Scorer | GroundingConfig) -> str:
     """ragmon's version and a hash of the scoring settings: a changed weight is a new scorer."""
     from monitor import __version__
 
-    digest = hashlib.sha256(scorer.settings.model_dump_json().encode()).hexdigest()[:10]
+    settings = scorer.settings if isinstance(scorer, Scorer) else scorer
+    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:10]
     return f"{__version__}+{digest}"
 
 
@@ -148,14 +152,17 @@ def _score_one(
     run.days.add(day_of(response.at_us))
     if result.band is Band.ESCALATE:
         run.escalated.append((response, result))
-    evidence = {
-        "unsupported_claims": [
-            {"text": c.text, "novel_words": list(c.novel_words)} for c in result.unsupported_claims
-        ],
+    evidence: dict[str, object] = {
+        "unsupported_claims": [_claim_evidence(c) for c in result.unsupported_claims],
         "violations": [
             {"kind": v.kind.value, "text": v.text, "reason": v.reason} for v in result.violations
         ],
     }
+    if result.supported_claims:
+        evidence["supported_claims"] = [_claim_evidence(c) for c in result.supported_claims]
+    if result.calibrated is not None:
+        evidence["calibrated"] = round(result.calibrated, 6)
+        evidence["calibration"] = result.calibration
     return GroundingRow(
         rid=response.rid,
         at_us=response.at_us,
@@ -164,6 +171,19 @@ def _score_one(
         status=SCORED,
         evidence=orjson.dumps(evidence).decode(),
     )
+
+
+def _claim_evidence(claim: UnsupportedClaim | SupportedClaim) -> dict[str, object]:
+    out: dict[str, object] = {"text": claim.text}
+    if isinstance(claim, UnsupportedClaim):
+        out["novel_words"] = list(claim.novel_words)
+        out["reason"] = claim.reason
+    if claim.entailment is not None:
+        out["entailment"] = round(claim.entailment, 6)
+    if claim.nearest_passage is not None:
+        out["nearest_passage"] = claim.nearest_passage.index
+        out["cosine"] = round(claim.nearest_passage.cosine, 6)
+    return out
 
 
 def _status_row(response: PendingResponse, status: str) -> GroundingRow:
@@ -178,6 +198,7 @@ def worst_answer(stored: StoredScore) -> WorstAnswer:
     claims = evidence.get("unsupported_claims") or []
     violations = evidence.get("violations") or []
     assert isinstance(claims, list) and isinstance(violations, list)
+    calibrated = evidence.get("calibrated")
     return WorstAnswer(
         id=stored.id,
         at_us=stored.at_us,
@@ -186,12 +207,19 @@ def worst_answer(stored: StoredScore) -> WorstAnswer:
         score=stored.score,
         band=stored.band,
         unsupported_claims=tuple(
-            ClaimEvidence(text=c["text"], novel_words=tuple(c["novel_words"])) for c in claims
+            ClaimEvidence(
+                text=c["text"],
+                novel_words=tuple(c["novel_words"]),
+                reason=c.get("reason", ""),
+                nearest_passage=c.get("nearest_passage"),
+            )
+            for c in claims
         ),
         violations=tuple(
             ViolationEvidence(kind=v["kind"], text=v["text"], reason=v["reason"])
             for v in violations
         ),
+        calibrated=float(calibrated) if isinstance(calibrated, int | float) else None,
     )
 
 
@@ -252,15 +280,49 @@ def _calibration(source: str, pairs: Sequence[tuple[float | None, bool, str]]) -
     except LabelError:
         calibrated = curve.apply(scores)
         honest = False
+    ece_raw = round(expected_calibration_error(scores, grounded), 6)
+    ece_calibrated = round(expected_calibration_error(list(calibrated), grounded), 6)
     return ScoreCalibration(
         source=source,
         n=len(scores),
         grounded=sum(grounded),
-        ece_raw=round(expected_calibration_error(scores, grounded), 6),
-        ece_calibrated=round(expected_calibration_error(list(calibrated), grounded), 6),
+        ece_raw=ece_raw,
+        ece_calibrated=ece_calibrated,
         cross_fitted=honest,
+        adopted=honest and ece_calibrated < ece_raw,
         bins_raw=tuple(reliability_bins(scores, grounded)),
         bins_calibrated=tuple(reliability_bins(list(calibrated), grounded)),
         curve_version=curve.version,
         curve=curve.to_json(),
     )
+
+
+def adopted_calibration(history: HistoryStore, job: str, scorer: str) -> Calibration | None:
+    """The calibration curve of ragmon's score that new scores get, or None.
+
+    It is the curve stored by ``job``'s last completed run when that run was made by the
+    same scorer (version and settings: a curve fitted on another scorer's scores means
+    nothing for this one's) and the curve was adopted (it lowered the error on questions
+    it did not see).
+    """
+    from monitor.errors import LabelError, ResultSchemaError
+    from monitor.history.queries import latest_details
+
+    found = latest_details(history, job)
+    if found is None or not found[1]:
+        return None
+    try:
+        result = GroundingRunResult.from_json(found[1])
+    except ResultSchemaError:
+        return None
+    if result.scorer != scorer:
+        log.info("no calibration applied: the last one was fitted by scorer %s", result.scorer)
+        return None
+    for cal in result.calibration:
+        if cal.source == "ragmon" and cal.adopted:
+            try:
+                return Calibration.from_json(dict(cal.curve))
+            except LabelError as exc:
+                log.warning("no calibration applied: %s", exc)
+                return None
+    return None
