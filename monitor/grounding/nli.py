@@ -42,9 +42,13 @@ class NliModelInfo:
 def inspect_model(path: Path, entailment: str | int) -> NliModelInfo:
     """Check that ``path`` holds a sequence-classification model whose outputs include
     ``entailment``; cheap (reads config.json only). Raises `NliModelError`."""
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long
+        raise NliModelError(path, f"cannot be looked at ({exc})") from None
+    if not exists:
         raise NliModelError(path, "does not exist")
-    if not path.is_dir():
+    if not is_dir:
         raise NliModelError(path, "is not a directory")
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -52,15 +56,23 @@ def inspect_model(path: Path, entailment: str | int) -> NliModelInfo:
         raise NliModelError(path, "has no config.json, so it is not a model directory") from None
     except (OSError, ValueError) as exc:
         raise NliModelError(path, f"has an unreadable config.json ({exc})") from None
-    architectures = config.get("architectures") or []
+    if not isinstance(config, dict):
+        raise NliModelError(path, "has a config.json that is not a JSON object")
+    architectures = config.get("architectures")
+    if not isinstance(architectures, list):
+        architectures = []
     if not any(str(a).endswith("ForSequenceClassification") for a in architectures):
         raise NliModelError(
             path,
             "is not a sequence-classification (NLI / cross-encoder) model: its config.json "
             f"declares {', '.join(map(str, architectures)) or 'no architecture'}",
         )
-    id2label = config.get("id2label") or {}
-    count = int(config.get("num_labels") or len(id2label) or 2)
+    id2label = config.get("id2label")
+    if not isinstance(id2label, dict):
+        id2label = {}
+    count = config.get("num_labels")
+    if not isinstance(count, int) or count < 1:
+        count = len(id2label) or 2
     labels = tuple(str(id2label.get(str(i), f"LABEL_{i}")) for i in range(count))
     if isinstance(entailment, int):
         index = entailment
