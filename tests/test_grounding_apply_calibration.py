@@ -107,3 +107,13 @@ def test_a_curve_that_does_not_lower_the_error_is_not_adopted(tmp_path):
         "WHERE r.id = 'late'",
     )[0]
     assert "calibrated" not in json.loads(evidence)
+
+
+def test_the_pointer_is_not_a_new_scorer_but_an_nli_model_is(tmp_path):
+    from monitor.grounding import GroundingConfig, NliSettings
+    from monitor.grounding.scheduled import scorer_version
+
+    plain = scorer_version(GroundingConfig())
+    assert scorer_version(GroundingConfig(nearest_passage=True)) == plain
+    assert scorer_version(GroundingConfig(nli=NliSettings(model=tmp_path))) != plain
+    assert scorer_version(GroundingConfig(novel_word_weight=0.07)) != plain

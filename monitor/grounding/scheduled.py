@@ -61,7 +61,10 @@ def scorer_version(scorer: Scorer | GroundingConfig) -> str:
     from monitor import __version__
 
     settings = scorer.settings if isinstance(scorer, Scorer) else scorer
-    digest = hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:10]
+    # The pointer changes no score, and settings without an NLI model hash as they did
+    # before it existed: neither makes a new scorer (nor orphans a calibration).
+    leave_out = {"nearest_passage"} | ({"nli"} if settings.nli is None else set())
+    digest = hashlib.sha256(settings.model_dump_json(exclude=leave_out).encode()).hexdigest()[:10]
     return f"{__version__}+{digest}"
 
 
