@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from monitor.errors import GroundingError
 from monitor.grounding.claims import split_claims
-from monitor.grounding.lexical import check_claims, distinct_novel, support_keys
+from monitor.grounding.lexical import ClaimCheck, check_claims, distinct_novel, support_keys
 from monitor.grounding.lexicon import mask_markers
 from monitor.grounding.results import (
     Band,
@@ -143,32 +143,13 @@ class Scorer:
 
             nearest = list(nearest_passages(self._passage_embedder(), texts_of_claims, contexts))
             nearest += [None] * (len(checks) - len(nearest))
-        optional = self._nli is not None or settings.nearest_passage
-        threshold = settings.nli.threshold if settings.nli is not None else 0.0
-        claims_out: list[UnsupportedClaim] = []
-        backed: list[SupportedClaim] = []
-        not_entailed = 0
-        for c, p, near in zip(checks, entailment, nearest, strict=True):
-            text, start, end = c.claim.text, c.claim.start, c.claim.end
-            if not c.supported or (p is not None and c.content_words and p < threshold):
-                not_entailed += c.supported
-                claims_out.append(
-                    UnsupportedClaim(
-                        text=text,
-                        start=start,
-                        end=end,
-                        novel_words=c.novel_words,
-                        entailment=p,
-                        nearest_passage=near,
-                    )
-                )
-            elif optional:
-                backed.append(
-                    SupportedClaim(
-                        text=text, start=start, end=end, entailment=p, nearest_passage=near
-                    )
-                )
-        unsupported = tuple(claims_out)
+        unsupported, backed, not_entailed = _judge_claims(
+            checks,
+            entailment,
+            nearest,
+            threshold=settings.nli.threshold if settings.nli is not None else 0.0,
+            list_supported=self._nli is not None or settings.nearest_passage,
+        )
         features = GroundingFeatures(
             novel_words=novel,
             longest_novel_run=max((c.longest_novel_run for c in checks), default=0),
@@ -195,7 +176,7 @@ class Scorer:
             unsupported_claims=unsupported,
             violations=tuple(violations),
             features=features,
-            supported_claims=tuple(backed),
+            supported_claims=backed,
             not_entailed=not_entailed,
             calibrated=calibrated,
             calibration=self.calibration.version if self.calibration is not None else None,
@@ -208,6 +189,49 @@ class Scorer:
 
                 self._embedder = SentenceTransformerEmbedder()
             return self._embedder
+
+
+def _judge_claims(
+    checks: Sequence[ClaimCheck],
+    entailment: Sequence[float | None],
+    nearest: Sequence[NearestPassage | None],
+    *,
+    threshold: float,
+    list_supported: bool,
+) -> tuple[tuple[UnsupportedClaim, ...], tuple[SupportedClaim, ...], int]:
+    """Unsupported claims, supported ones (when ``list_supported``) and how many the NLI
+    model turned: a lexically unsupported claim stays unsupported; a supported one with a
+    content word and an entailment below ``threshold`` becomes unsupported."""
+    unsupported: list[UnsupportedClaim] = []
+    supported: list[SupportedClaim] = []
+    not_entailed = 0
+    for check, p, near in zip(checks, entailment, nearest, strict=True):
+        claim = check.claim
+        refuted = p is not None and check.content_words > 0 and p < threshold
+        if check.supported and refuted:
+            not_entailed += 1
+        if not check.supported or refuted:
+            unsupported.append(
+                UnsupportedClaim(
+                    text=claim.text,
+                    start=claim.start,
+                    end=claim.end,
+                    novel_words=check.novel_words,
+                    entailment=p,
+                    nearest_passage=near,
+                )
+            )
+        elif list_supported:
+            supported.append(
+                SupportedClaim(
+                    text=claim.text,
+                    start=claim.start,
+                    end=claim.end,
+                    entailment=p,
+                    nearest_passage=near,
+                )
+            )
+    return tuple(unsupported), tuple(supported), not_entailed
 
 
 def load_model(path: Path) -> FittedModel:
