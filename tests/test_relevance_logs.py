@@ -28,6 +28,8 @@ from tests.relevance_corpus import demo_chunks, filler_paragraphs
 from tests.test_relevance import build, corpus, figures, make_config, run_job  # noqa: F401
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+REF, CUR = 200, 100
+"""Logged queries of the reference and the current window (embedding them is the cost)."""
 
 OFF_TOPIC = [
     "How long should I roast a whole chicken at 200 degrees?",
@@ -123,10 +125,10 @@ def _windows(
     """Reference queries spread over days 8-34 before now, current ones over the last 6."""
     lines = []
     for i, (q, d) in enumerate(zip(reference, ref_d, strict=True)):
-        when = NOW - timedelta(days=8) - timedelta(minutes=127 * i)
+        when = NOW - timedelta(days=8) - timedelta(minutes=180 * i)
         lines.append(_line(f"ref-{i}", when, q, _scored(chunk_ids, d)))
     for i, (q, d) in enumerate(zip(current, cur_d, strict=True)):
-        when = NOW - timedelta(minutes=53 * i + 1)
+        when = NOW - timedelta(minutes=80 * i + 1)
         lines.append(_line(f"cur-{i}", when, q, _scored(chunk_ids, d)))
     return lines
 
@@ -148,46 +150,46 @@ def test_drift_from_logs_finds_a_shifted_window_with_its_logged_distances(
 ):
     library, handbook = _library_questions(), _handbook_questions()
     rng = random.Random(7)
-    ref_d = _distances(rng, 300, 0.20, 0.55)
-    cur_d = _distances(rng, 150, 0.40, 0.85)
-    lines = _windows(library[:300], handbook[:150], ref_d, cur_d, corpus["ids"][:3])
+    ref_d = _distances(rng, REF, 0.20, 0.55)
+    cur_d = _distances(rng, CUR, 0.40, 0.85)
+    lines = _windows(library[:REF], handbook[:CUR], ref_d, cur_d, corpus["ids"][:3])
     config = _config(tmp_path, shared_store, lines, window="7d", reference_window="28d")
     _ingest(config)
 
     outcome, result = run_job(config)
     prod = result.production
     assert prod is not None and prod.source == "logs" and prod.skipped is None
-    assert (prod.queries, prod.reference_queries) == (150, 300)
-    assert (prod.sampled, prod.reference_sampled) == (150, 300)
+    assert (prod.queries, prod.reference_queries) == (CUR, REF)
+    assert (prod.sampled, prod.reference_sampled) == (CUR, REF)
     assert prod.query_drift is not None and prod.query_drift.drifted
     # The logged scores, as logged: distances, best (smallest) first.
     assert (prod.scores_from, prod.score_kind) == ("logged", "distance")
     assert prod.floor == pytest.approx(0.7)  # similarity floor 0.3 in the cosine space
     best_now = sorted(min(d) for d in cur_d)
     assert sorted(prod.top1_scores) == pytest.approx(best_now, abs=1e-5)
-    assert prod.no_relevant_share == pytest.approx(sum(d > 0.7 for d in best_now) / 150)
-    assert prod.reference_no_relevant_share == pytest.approx(sum(min(d) > 0.7 for d in ref_d) / 300)
+    assert prod.no_relevant_share == pytest.approx(sum(d > 0.7 for d in best_now) / CUR)
+    assert prod.reference_no_relevant_share == pytest.approx(sum(min(d) > 0.7 for d in ref_d) / REF)
     assert prod.top1 is not None and prod.top1.p_value < 0.01 and prod.top1.median_shift > 0
     assert prod.topk is not None and prod.topk.p_value < 0.01
     found = figures(outcome)
     assert found[("query_drift_detected", (("method", "model"),))] == 1.0
-    assert found[("response_retrieval_rows", ())] == 150
+    assert found[("response_retrieval_rows", ())] == CUR
     assert "queries from logs" in outcome.result.summary
     rows = _rows(config)
-    assert set(rows) == {f"cur-{i}" for i in range(150)}
+    assert set(rows) == {f"cur-{i}" for i in range(CUR)}
     assert {r.relevance_run for r in rows.values()} == {outcome.run_id}
     # Handbook questions lie away from library ones: most are past the reference's own
     # 95% novelty.
-    assert sum(bool(r.query_drifted) for r in rows.values()) > 0.5 * 150
+    assert sum(bool(r.query_drifted) for r in rows.values()) > 0.5 * CUR
 
 
 def test_drift_from_logs_stays_quiet_on_a_resample(tmp_path, shared_store, corpus):  # noqa: F811
     library = _library_questions()
-    shuffled = random.Random(3).sample(library, 450)
+    shuffled = random.Random(3).sample(library, REF + CUR)
     rng = random.Random(11)
-    ref_d = _distances(rng, 300, 0.20, 0.55)
-    cur_d = _distances(rng, 150, 0.20, 0.55)
-    lines = _windows(shuffled[:300], shuffled[300:], ref_d, cur_d, corpus["ids"][:3])
+    ref_d = _distances(rng, REF, 0.20, 0.55)
+    cur_d = _distances(rng, CUR, 0.20, 0.55)
+    lines = _windows(shuffled[:REF], shuffled[REF:], ref_d, cur_d, corpus["ids"][:3])
     config = _config(tmp_path, shared_store, lines)
     _ingest(config)
 
@@ -197,9 +199,9 @@ def test_drift_from_logs_stays_quiet_on_a_resample(tmp_path, shared_store, corpu
     assert prod.query_drift is not None and not prod.query_drift.drifted
     assert prod.top1 is not None and prod.top1.p_value > 0.05
     rows = _rows(config)
-    assert len(rows) == 150
+    assert len(rows) == CUR
     # The same distribution: about the nominal 5% are past the 95% conformal threshold.
-    assert sum(bool(r.query_drifted) for r in rows.values()) <= 0.12 * 150
+    assert sum(bool(r.query_drifted) for r in rows.values()) <= 0.12 * CUR
     assert figures(outcome)[("query_novel_share", (("window", "current"),))] <= 0.12
 
 
@@ -222,8 +224,8 @@ def test_response_rows_flag_off_topic_queries_and_count_context_tokens(
         "vectors": __import__("numpy").concatenate([corpus["vectors"], embedder.embed(planted)]),
     }
     store = build(tmp_path, extended)
-    library = random.Random(5).sample(_library_questions(), 360)
-    reference, on_topic = library[:300], library[300:360]
+    library = random.Random(5).sample(_library_questions(), REF + 60)
+    reference, on_topic = library[:REF], library[REF:]
     lines = [
         _line(f"ref-{i}", NOW - timedelta(days=9, minutes=97 * i), q, [{"id": "c1"}])
         for i, q in enumerate(reference)
@@ -273,6 +275,13 @@ def test_response_rows_flag_off_topic_queries_and_count_context_tokens(
     assert (each.over_budget, each.tokens_unknown) == (2, 2)
     assert prod.over_budget_share == pytest.approx(2 / 67)  # of those with a known answer
     assert {r.relevance_run for r in rows.values()} == {outcome.run_id}
+    from jobs.report import build_report
+
+    history = HistoryStore.open(config.history_url)
+    html = build_report(config, history).index.read_text()
+    history.engine.dispose()
+    assert "Queries from the ingested response logs" in html
+    assert "Per response (68 sampled responses of the current window" in html
 
     # A second run replaces the rows (one per response), stamped with its own run.
     again, _ = run_job(config)
@@ -361,3 +370,10 @@ def test_logged_windows_and_rows_on_sqlite_and_postgresql(history, tmp_path):
             (r.rid, r.query_novelty, r.query_drifted, r.relevance_run, r.computed_us) for r in rows
         ]
     assert got == [(r, 0.9, True, 2, 6) for r in sorted(rids)]
+
+    # Retention deletes the responses with their rows.
+    from monitor.history.responses import apply_retention
+
+    assert apply_retention(history, before_us=2**62) == 40
+    with history.session() as session:
+        assert session.scalars(select(ResponseRetrievalRow)).first() is None
