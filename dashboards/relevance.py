@@ -92,6 +92,9 @@ class RelevanceSection:
             "over the context budget": data.series(
                 "context_over_budget_share", probes="production"
             ),
+            "novel queries (past the reference's 95%)": data.series(
+                "query_novel_share", window="current"
+            ),
         }
         if any(production.values()):
             figures.append(

@@ -282,6 +282,7 @@ def test_response_rows_flag_off_topic_queries_and_count_context_tokens(
     history.engine.dispose()
     assert "Queries from the ingested response logs" in html
     assert "Per response (68 sampled responses of the current window" in html
+    assert "novel queries (past the reference" in html
 
     # A second run replaces the rows (one per response), stamped with its own run.
     again, _ = run_job(config)
