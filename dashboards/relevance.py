@@ -92,6 +92,9 @@ class RelevanceSection:
             "over the context budget": data.series(
                 "context_over_budget_share", probes="production"
             ),
+            "novel queries (past the reference's 95%)": data.series(
+                "query_novel_share", window="current"
+            ),
         }
         if any(production.values()):
             figures.append(
@@ -106,19 +109,30 @@ class RelevanceSection:
             figures.append(
                 Figure(
                     id="relevance-scores",
-                    title=f"Top-1 {latest.score_kind}: current window against the reference",
+                    title=f"Top-1 {prod.score_kind}: current window against the reference",
                     spec=_overlay(
                         {"reference": prod.reference_top1_scores, "current": prod.top1_scores},
                         floor=prod.floor,
-                        x_title=latest.score_kind,
+                        x_title=prod.score_kind,
                     ),
                 )
             )
         return figures
 
 
-def _overlay(samples: dict[str, Any], *, floor: float, x_title: str) -> dict[str, Any]:
+def _overlay(samples: dict[str, Any], *, floor: float | None, x_title: str) -> dict[str, Any]:
     """Two normalised histograms on one axis, the score floor as a dashed line."""
+    shapes = [
+        {
+            "type": "line",
+            "x0": floor,
+            "x1": floor,
+            "yref": "paper",
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": "#d1242f", "width": 2, "dash": "dash"},
+        }
+    ]
     return {
         "data": [
             {
@@ -136,17 +150,7 @@ def _overlay(samples: dict[str, Any], *, floor: float, x_title: str) -> dict[str
             "margin": {"l": 56, "r": 16, "t": 24, "b": 40},
             "xaxis": {"title": {"text": x_title}},
             "yaxis": {"title": {"text": "share of queries"}},
-            "shapes": [
-                {
-                    "type": "line",
-                    "x0": floor,
-                    "x1": floor,
-                    "yref": "paper",
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": "#d1242f", "width": 2, "dash": "dash"},
-                }
-            ],
+            "shapes": shapes if floor is not None else [],
         },
     }
 

@@ -82,16 +82,16 @@ def run_relevance(
     """Measure retrieval relevance on the configured collection and compare with history."""
     from monitor.embedding.sbert import SentenceTransformerEmbedder
     from monitor.provenance import MetadataMapping
-    from monitor.relevance.analysis import measure, with_reference
+    from monitor.relevance.analysis import measure_run, with_reference
+    from monitor.relevance.logged import write_states
     from monitor.relevance.probes import load_probes
-    from monitor.relevance.production import load_queries
     from monitor.relevance.retrieval import Retriever, token_counter
     from monitor.stores import describe_store, open_store
 
     settings = config.relevance.resolved(config.base_dir)
     now = now or datetime.now(UTC)
     probes = load_probes(settings.probes) if settings.probes else []
-    queries = load_queries(settings.queries) if settings.queries else None
+    queries = _queries(settings, history, now)
     embedder = SentenceTransformerEmbedder.from_config(config.embedding)
     if settings.tokenizer is not None:
         from tokenizers import Tokenizer
@@ -109,7 +109,7 @@ def run_relevance(
             rewrites=config.mapping.path_rewrites,
             count_tokens=token_counter(tokenizer),
         )
-        result = measure(
+        measured = measure_run(
             retriever,
             settings,
             now=now,
@@ -119,6 +119,14 @@ def run_relevance(
             queries=queries,
             earlier=earlier,
             report_path=report_path,
+        )
+    result = measured.result
+    if measured.states:
+        write_states(
+            history,
+            measured.states,
+            run_id=_running_run(history),
+            now_us=int(datetime.now(UTC).timestamp() * 1_000_000),
         )
     figures = _figures(result)
     reference, drops = _references(history, figures, settings.rolling_runs)
@@ -131,6 +139,59 @@ def run_relevance(
         findings=tuple(_findings(result)),
         details=result.to_json(),
     )
+
+
+def _queries(settings: Any, history: HistoryStore, now: datetime) -> Any:
+    """Production queries: the response logs' or the query file's (`relevance.query_source`).
+
+    ``auto`` takes the logs when both windows hold at least `MIN_QUERIES` logged queries,
+    else the file when one is configured, else the logs (the result then says why nothing
+    was compared).
+    """
+    from monitor.relevance.analysis import QueryInput
+    from monitor.relevance.logged import logged_query_count, logged_windows
+    from monitor.relevance.production import MIN_QUERIES, load_queries
+
+    split = now - settings.window
+    start = split - settings.reference_window
+    source = settings.query_source
+    if source == "auto":
+        current = logged_query_count(history, start=split, end=now)
+        reference = logged_query_count(history, start=start, end=split)
+        if min(current, reference) >= MIN_QUERIES or (
+            settings.queries is None and current + reference
+        ):
+            source = "logs"
+        elif settings.queries is not None:
+            source = "file"
+        else:
+            return None
+    if source == "file":
+        return QueryInput(
+            records=load_queries(settings.queries), source="file", detail=str(settings.queries)
+        )
+    logged = logged_windows(
+        history,
+        start=start,
+        split=split,
+        end=now,
+        sample=settings.query_sample,
+        seed=settings.seed,
+    )
+    return QueryInput(
+        records=logged.records,
+        source="logs",
+        detail="ingested response logs (history tables responses, response_chunks)",
+        totals=(logged.current_total, logged.reference_total),
+        logged=logged.current,
+    )
+
+
+def _running_run(history: HistoryStore) -> int | None:
+    """This run's id: the relevance run the runner recorded as running (None when the job
+    is called directly, outside the runner)."""
+    newest = history.runs(JOB, limit=1)
+    return newest[0].id if newest and newest[0].status == RunStatus.RUNNING else None
 
 
 def _earlier(history: HistoryStore) -> list[Any]:
@@ -219,6 +280,11 @@ def _figures(result: Any) -> list[Metric]:
         add("no_relevant_share", prod.no_relevant_share, window="current")
         add("no_relevant_share", prod.reference_no_relevant_share, window="reference")
         add("context_over_budget_share", prod.over_budget_share, probes="production")
+        each = prod.per_response
+        if each is not None:
+            add("response_retrieval_rows", each.rows)
+            if each.rows and each.novelty_threshold is not None:
+                add("query_novel_share", each.drifted / each.rows, window="current")
     return out
 
 
@@ -281,7 +347,7 @@ def _summary(result: Any) -> str:
         parts.append(f"index recall {result.index.recall:.3f}")
     prod = result.production
     if prod is not None and prod.query_drift is not None:
-        parts.append(f"query drift AUC {prod.query_drift.score:.2f}")
+        parts.append(f"query drift AUC {prod.query_drift.score:.2f} (queries from {prod.source})")
     return "; ".join(parts) or "no probes configured and no chunks to sample"
 
 

@@ -24,6 +24,7 @@ from monitor.history.models import (
     LogRejectRow,
     ResponseChunkRow,
     ResponseGroundingRow,
+    ResponseRetrievalRow,
     ResponseRow,
     RetrievalCountRow,
 )
@@ -298,6 +299,7 @@ def apply_retention(history: HistoryStore, *, before_us: int) -> int:
         old = select(ResponseRow.rid).where(ResponseRow.at_us < before_us).scalar_subquery()
         conn.execute(delete(ResponseChunkRow).where(ResponseChunkRow.rid.in_(old)))
         conn.execute(delete(ResponseGroundingRow).where(ResponseGroundingRow.rid.in_(old)))
+        conn.execute(delete(ResponseRetrievalRow).where(ResponseRetrievalRow.rid.in_(old)))
         gone = conn.execute(delete(ResponseRow).where(ResponseRow.at_us < before_us)).rowcount
         conn.execute(delete(RetrievalCountRow).where(RetrievalCountRow.day < before_us // DAY_US))
     return int(gone or 0)

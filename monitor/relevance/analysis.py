@@ -1,7 +1,8 @@
 """One relevance run: labelled probes, self-retrieval, the index check, production queries.
 
 Plain inputs (a store, an embedder, probes, query records, the previous result) in, one
-`RelevanceResult` out; the job reads the config and the history and calls `measure`.
+`RelevanceResult` out (and, for logged queries, the per-response states to store); the
+job reads the config and the history and calls `measure_run`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from monitor.relevance.compare import Regression, regressions
 from monitor.relevance.exact import index_recall, sample_ids
+from monitor.relevance.logged import LoggedResponse
 from monitor.relevance.metrics import aggregate, score_probe
+from monitor.relevance.perresponse import ResponseState, response_states
 from monitor.relevance.probes import Probe
-from monitor.relevance.production import QueryRecord, production_drift
+from monitor.relevance.production import QueryRecord, compare_windows
 from monitor.relevance.results import Labelled, RelevanceResult, Timings
 from monitor.relevance.retrieval import Retriever
 from monitor.relevance.selfprobe import choose_sample, self_retrieval
@@ -33,6 +36,27 @@ class Earlier:
     result: RelevanceResult
     against: str
     """``previous`` or ``baseline``."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QueryInput:
+    """Production queries of one run and where they came from."""
+
+    records: Sequence[QueryRecord]
+    source: str = "file"
+    """``logs`` or ``file``."""
+    detail: str | None = None
+    totals: tuple[int, int] | None = None
+    """The windows' query counts when ``records`` are already a sample (logs)."""
+    logged: Sequence[LoggedResponse] = ()
+    """The sampled current-window responses, when the queries came from the logs."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Measured:
+    result: RelevanceResult
+    states: tuple[ResponseState, ...] = ()
+    """Per-response state of the sampled logged responses (``response_retrieval``)."""
 
 
 def labelled_probes(
@@ -60,11 +84,37 @@ def measure(
     location: str,
     probes: Sequence[Probe] = (),
     probes_file: str = "",
-    queries: Sequence[QueryRecord] | None = None,
+    queries: Sequence[QueryRecord] | QueryInput | None = None,
     earlier: Sequence[Earlier] = (),
     report_path: Path | None = None,
 ) -> RelevanceResult:
     """Everything the relevance job measures, as one result."""
+    return measure_run(
+        retriever,
+        settings,
+        now=now,
+        location=location,
+        probes=probes,
+        probes_file=probes_file,
+        queries=queries,
+        earlier=earlier,
+        report_path=report_path,
+    ).result
+
+
+def measure_run(
+    retriever: Retriever,
+    settings: RelevanceConfig,
+    *,
+    now: datetime,
+    location: str,
+    probes: Sequence[Probe] = (),
+    probes_file: str = "",
+    queries: Sequence[QueryRecord] | QueryInput | None = None,
+    earlier: Sequence[Earlier] = (),
+    report_path: Path | None = None,
+) -> Measured:
+    """Everything the relevance job measures, and the per-response states of logged queries."""
     store = retriever.store
     all_ids: list[str] | None = None
     if settings.self_sample or settings.index_sample:
@@ -95,9 +145,11 @@ def measure(
             store, sample_ids(all_ids, settings.index_sample, settings.seed), settings.k
         )
     production = None
+    states: list[ResponseState] = []
     if queries is not None:
-        production = production_drift(
-            queries,
+        given = queries if isinstance(queries, QueryInput) else QueryInput(records=queries)
+        windows = compare_windows(
+            given.records,
             retriever,
             now=now,
             window=settings.window,
@@ -109,7 +161,25 @@ def measure(
             threshold=settings.drift_threshold,
             budget=settings.budget_tokens,
             report_path=report_path if settings.drift_report else None,
+            totals=given.totals,
+            source=given.source,
+            source_detail=given.detail,
         )
+        production = windows.production
+        if given.logged:
+            states, summary = response_states(
+                windows,
+                given.logged,
+                store,
+                count=retriever.count_tokens,
+                budget=settings.budget_tokens,
+            )
+            known = [s.over_budget for s in states if s.over_budget is not None]
+            production = replace(
+                production,
+                per_response=summary,
+                over_budget_share=sum(known) / len(known) if known else None,
+            )
     found: list[Regression] = []
     if labelled is not None:
         for e in earlier:
@@ -124,7 +194,7 @@ def measure(
                 run_id=e.run_id,
             )
     t = retriever.timings
-    return RelevanceResult(
+    result = RelevanceResult(
         collection=store.name,
         store=location,
         ran_at=now,
@@ -145,6 +215,7 @@ def measure(
             queries=t.queries,
         ),
     )
+    return Measured(result=result, states=tuple(states))
 
 
 def with_reference(result: RelevanceResult, reference: object) -> RelevanceResult:

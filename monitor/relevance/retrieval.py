@@ -116,10 +116,21 @@ class Retriever:
 
 
 def token_counter(tokenizer: Any) -> Callable[[Sequence[str]], list[int]]:
-    """Count tokens (no special tokens) of many texts at once with a `tokenizers.Tokenizer`."""
+    """Count tokens (no special tokens) of many texts at once with a `tokenizers.Tokenizer`.
+
+    Counted on a copy without padding or truncation: a model's tokenizer pads a batch to
+    its longest text and cuts at the model's window (sentence-transformers even changes
+    those settings on the shared object when it encodes), which would count a short chunk
+    as long as its batch's longest and a long one as the window.
+    """
+    from tokenizers import Tokenizer
+
+    own = Tokenizer.from_str(tokenizer.to_str())
+    own.no_padding()
+    own.no_truncation()
 
     def count(texts: Sequence[str]) -> list[int]:
-        encoded = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        encoded = own.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encoded]
 
     return count

@@ -10,6 +10,7 @@ Example::
     budget_tokens = 2000           # context budget of the retrieved top k
     score_floor = 0.3              # best similarity below it: nothing relevant found
     queries = "queries.jsonl"      # production queries {"query": ..., "time": ...}
+    query_source = "auto"          # logs when ingested, else the file; or "logs", "file"
     window = "7d"                  # current window, ending now
     reference_window = "28d"       # the window before it
 """
@@ -20,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -51,6 +52,10 @@ class RelevanceConfig(_Section):
     """A query whose best cosine similarity is below this found nothing relevant."""
     queries: Path | None = None
     """Production queries, JSONL of ``{"query": ..., "time": ...}``; empty: none."""
+    query_source: Literal["auto", "logs", "file"] = "auto"
+    """Where production queries come from: ``auto`` reads the ingested response logs when
+    both windows hold logged queries, else the ``queries`` file; ``logs`` and ``file``
+    force one."""
     window: timedelta = timedelta(days=7)
     reference_window: timedelta = timedelta(days=28)
     query_sample: int = Field(default=500, ge=10, le=100_000)
@@ -69,6 +74,12 @@ class RelevanceConfig(_Section):
         from monitor.durations import parse_duration
 
         return parse_duration(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _file_for_file_source(self) -> RelevanceConfig:
+        if self.query_source == "file" and self.queries is None:
+            raise ValueError('query_source = "file" needs a query file (relevance.queries)')
+        return self
 
     @property
     def search_depth(self) -> int:
