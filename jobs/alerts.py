@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jobs import registry
+from monitor.clock import now as current_time
 from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.records import JobDeadline, Metric, RunResult, RunStatus
@@ -72,7 +73,7 @@ def evaluate_alerts(
     settings = config.alerts
     if not settings.enabled:
         return None
-    now = now or datetime.now(UTC)
+    now = now or current_time()
     channels = build_channels(settings.channels, base_dir=config.base_dir, stdout=stdout)
     return evaluate(
         settings,

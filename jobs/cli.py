@@ -355,20 +355,37 @@ def status(settings: Settings) -> None:
     show_default=True,
     help="Working directory for the demo (recreated).",
 )
+@click.option(
+    "--days",
+    type=click.IntRange(min=3),
+    default=30,
+    show_default=True,
+    help="Simulated span in days (it ends at the coming midnight, UTC).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the app's questions, answers and users: same seed, same figures.",
+)
 @pass_settings
-def demo(settings: Settings, workdir: Path) -> None:
-    """Run the whole monitor on a bundled sample corpus, end to end.
+def demo(settings: Settings, workdir: Path, days: int, seed: int) -> None:
+    """Simulate a month of a RAG application, and ragmon watching it, in a few minutes.
 
-    Indexes the sample documents into an embedded Chroma collection, then edits,
-    deletes and adds documents the way a real corpus drifts, and runs every job.
+    Indexes the bundled sample corpus into an embedded Chroma collection; then, day by
+    day on a simulated clock, the sources drift (edits, a moved folder, a deleted page, a
+    new page, a bad re-chunk, another embedding model on part of the collection), the
+    application answers questions from the collection and logs them, and every job runs
+    on its schedule. Ends with the planted problems and the report section showing each.
 
     \b
     Example:
-      ragmon demo --dir /tmp/ragmon-demo
+      ragmon demo --dir /tmp/ragmon-demo --days 30 --seed 1
     """
     from jobs.demo import run_demo
 
-    run_demo(workdir, quiet=settings.quiet)
+    run_demo(workdir, days=days, seed=seed, quiet=settings.quiet)
 
 
 def main() -> None:

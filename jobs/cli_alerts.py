@@ -7,12 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from jobs.clicore import EXIT_RUNTIME, EXIT_USAGE, CliError, Settings, pass_settings
+from monitor import clock
 
 if TYPE_CHECKING:
     from monitor.history.alerts import OutboxCount
@@ -103,7 +103,7 @@ def test_channels(settings: Settings, only: tuple[str, ...]) -> None:
     results = send_test(
         channels,
         config.alerts.retry,
-        now=datetime.now(UTC),
+        now=clock.now(),
         report=report_location(config),
         only=only,
     )
@@ -136,7 +136,7 @@ def ack(settings: Settings, fingerprint: str, note: str | None, who: str | None)
     from monitor.history.alerts import AlertStore
 
     store = AlertStore(settings.history())
-    state = store.ack(fingerprint, by=who or _user(), note=note, now=datetime.now(UTC))
+    state = store.ack(fingerprint, by=who or _user(), note=note, now=clock.now())
     if not settings.quiet:
         click.echo(
             f"Acknowledged {state.fingerprint} ({state.rule}): no repeats until it resolves."

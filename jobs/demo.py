@@ -1,63 +1,146 @@
-"""`ragmon demo`: index the bundled corpus, let it drift the way real corpora do, run the jobs."""
+"""`ragmon demo`: a month of a RAG application in a few minutes, on a simulated clock.
+
+The bundled corpus is indexed into an embedded Chroma collection, then day by day: the
+sources drift (`PLANTED`, spread over the span), the application answers questions from
+the real collection with the real model and writes its response log (`jobs.demo_logs`),
+and every registered job runs at the slots of its schedule with `monitor.clock` held
+there. The history, alerts and report that come out are a month's.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import random
 import re
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jobs.ui import console
+from monitor import clock
+
+if TYPE_CHECKING:
+    from jobs.demo_logs import Question
+    from monitor.config import Config
+    from monitor.history import HistoryStore
+
+DAY = timedelta(days=1)
+MIN_DAYS = 3
+
+
+@dataclass
+class World:
+    """The demo's sources, config and the app's state, as the planted changes see them."""
+
+    workdir: Path
+    docs: Path
+    config: Config
+    seed: int
+    cut_documents: set[str] = field(default_factory=set)
+
+    def touch(self, path: Path) -> None:
+        """Give ``path`` the simulated time as its modification time."""
+        stamp = clock.now().timestamp()
+        os.utime(path, (stamp, stamp))
 
 
 @dataclass(frozen=True)
-class Drift:
-    """One change made to the sources after indexing, and what ragmon should make of it."""
+class Planted:
+    """One problem the demo plants, when, and where the report shows it."""
 
-    path: str
+    key: str
+    at: float
+    """When, as a share of the span (0: first day, 1: last day)."""
     what: str
-    apply: Callable[[Path], None]
+    section: str
+    """The report section (and what in it) that shows the problem."""
+    apply: Callable[[World], list[str]]
 
 
-def _replace(old: str, new: str) -> Callable[[Path], None]:
-    def apply(path: Path) -> None:
-        text = path.read_text(encoding="utf-8")
+def _edit(path: str, old: str, new: str) -> Callable[[World], list[str]]:
+    def apply(world: World) -> list[str]:
+        file = world.docs / path
+        text = file.read_text(encoding="utf-8")
         if old not in text:
-            raise RuntimeError(f"demo corpus changed: {old!r} not found in {path}")
-        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+            raise RuntimeError(f"demo corpus changed: {old!r} not found in {file}")
+        file.write_text(text.replace(old, new, 1), encoding="utf-8")
+        world.touch(file)
+        return [f"{path}: {old!r} -> {new!r}"]
 
     return apply
 
 
-def _reflow(path: Path) -> None:
-    """Re-wrap every paragraph to other line lengths: a whitespace-only edit."""
-    text = path.read_text(encoding="utf-8")
-    path.write_text(re.sub(r"(?<=\w) (?=\w)", "\n", text, count=40), encoding="utf-8")
-
-
-def _append(section: str) -> Callable[[Path], None]:
-    def apply(path: Path) -> None:
-        with path.open("a", encoding="utf-8") as handle:
+def _append(path: str, section: str) -> Callable[[World], list[str]]:
+    def apply(world: World) -> list[str]:
+        file = world.docs / path
+        with file.open("a", encoding="utf-8") as handle:
             handle.write(section)
+        world.touch(file)
+        return [f"{path}: new section appended (never embedded)"]
 
     return apply
 
 
-def _delete(path: Path) -> None:
-    path.unlink()
-
-
-def _move(to: str) -> Callable[[Path], None]:
-    def apply(path: Path) -> None:
-        root = path
-        while root.name != "docs":
-            root = root.parent
-        (root / to).parent.mkdir(parents=True, exist_ok=True)
-        path.rename(root / to)
+def _delete(path: str) -> Callable[[World], list[str]]:
+    def apply(world: World) -> list[str]:
+        (world.docs / path).unlink()
+        return [f"{path}: deleted from the sources"]
 
     return apply
+
+
+def _move(paths: tuple[str, ...], folder: str) -> Callable[[World], list[str]]:
+    def apply(world: World) -> list[str]:
+        (world.docs / folder).mkdir(parents=True, exist_ok=True)
+        lines = []
+        for path in paths:
+            to = f"{folder}/{Path(path).name}"
+            (world.docs / path).rename(world.docs / to)  # a move keeps the file's mtime
+            lines.append(f"{path} -> {to}")
+        return lines
+
+    return apply
+
+
+def _new(path: str, text: str) -> Callable[[World], list[str]]:
+    def apply(world: World) -> list[str]:
+        file = world.docs / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+        world.touch(file)
+        return [f"{path}: new page (never indexed)"]
+
+    return apply
+
+
+def _reflow(path: str) -> Callable[[World], list[str]]:
+    def apply(world: World) -> list[str]:
+        file = world.docs / path
+        text = file.read_text(encoding="utf-8")
+        file.write_text(re.sub(r"(?<=\w) (?=\w)", "\n", text, count=40), encoding="utf-8")
+        world.touch(file)
+        return [f"{path}: lines re-wrapped only (must not count as a change)"]
+
+    return apply
+
+
+def _rechunk(world: World) -> list[str]:
+    from jobs.demo_rechunk import BAD_DOCUMENTS, rechunk_badly
+
+    world.cut_documents.update(BAD_DOCUMENTS)
+    return [line.strip() for line in rechunk_badly(world.config)]
+
+
+def _swap(world: World) -> list[str]:
+    from jobs.demo_rechunk import swap_model
+
+    return [line.strip() for line in swap_model(world.config, world.seed)]
 
 
 NEW_DOCUMENT = """# Parental leave
@@ -77,27 +160,90 @@ for portal bookings are attached automatically; claims for trips booked elsewher
 returned unpaid unless Finance approved an exception in writing beforehand.
 """
 
-DRIFTS = [
-    Drift(
-        "handbook/vacation-policy.md",
-        "policy changed: 20 -> 25 days of vacation",
-        _replace("20 days of paid vacation", "25 days of paid vacation"),
-    ),
-    Drift(
-        "products/warranty.txt",
-        "warranty period changed: 24 -> 36 months",
-        _replace("24 months", "36 months"),
-    ),
-    Drift("handbook/expenses.md", "new section appended (never embedded)", _append(NEW_SECTION)),
-    Drift("faq/it-faq.md", "deleted from the sources", _delete),
-    Drift(
-        "handbook/remote-work.md",
-        "moved to handbook/policies/remote-work.md",
-        _move("handbook/policies/remote-work.md"),
-    ),
-    Drift("handbook/onboarding.md", "re-wrapped lines only (must not count as a change)", _reflow),
-]
+MOVED = ("handbook/remote-work.md", "handbook/onboarding.md")
+MOVED_TO = "handbook/policies"
 
+PLANTED = (
+    Planted(
+        "vacation-edit",
+        0.1,
+        "policy changed: 20 -> 25 days of vacation; nobody re-indexed",
+        "Freshness: stale chunk with the word diff '- 20 + 25'; fix queue; Grounding: "
+        "answers citing it state 25 (unsupported)",
+        _edit(
+            "handbook/vacation-policy.md", "20 days of paid vacation", "25 days of paid vacation"
+        ),
+    ),
+    Planted(
+        "new-section",
+        0.2,
+        "a new section appended to handbook/expenses.md",
+        "Freshness: document partially indexed (text never embedded)",
+        _append("handbook/expenses.md", NEW_SECTION),
+    ),
+    Planted(
+        "warranty-edit",
+        0.27,
+        "warranty period changed: 24 -> 36 months",
+        "Freshness: stale chunk '- 24 + 36'; Grounding: answers state 36 months (unsupported)",
+        _edit("products/warranty.txt", "24 months", "36 months"),
+    ),
+    Planted(
+        "folder-moved",
+        0.33,
+        f"folder reorganised: {', '.join(MOVED)} moved to {MOVED_TO}/",
+        "Freshness: moved documents with a path-rewrite proposal",
+        _move(MOVED, MOVED_TO),
+    ),
+    Planted(
+        "page-deleted",
+        0.4,
+        "faq/it-faq.md deleted from the sources; its chunks stay in the store",
+        "Freshness: orphaned chunks; Grounding: answers from them invent figures",
+        _delete("faq/it-faq.md"),
+    ),
+    Planted(
+        "new-page",
+        0.47,
+        "handbook/parental-leave.md added, never indexed",
+        "Freshness: missing document (coverage)",
+        _new("handbook/parental-leave.md", NEW_DOCUMENT),
+    ),
+    Planted(
+        "bad-rechunk",
+        0.53,
+        "a new pipeline re-ingests 3 product pages: 1,600-character windows, zero-width "
+        "spaces, a footer on every chunk",
+        "Chunking: truncated chunks, mid-sentence cuts, boilerplate, drift against the "
+        "baseline naming the 3 documents; Grounding: answers from them invent figures",
+        _rechunk,
+    ),
+    Planted(
+        "model-swap",
+        0.67,
+        "2 documents re-embedded with another model (simulated: a fixed random rotation "
+        "of MiniLM's vectors, recorded as demo/e5-small-v2-simulated)",
+        "Freshness/embeddings: mixed models and vector mismatches; Relevance: recall drop "
+        "and regressed probes; Grounding: answers with nothing relevant retrieved",
+        _swap,
+    ),
+    Planted(
+        "reflow",
+        0.73,
+        "handbook/security-basics.md re-wrapped (whitespace only)",
+        "Freshness: stays fresh (a control, not a problem)",
+        _reflow("handbook/security-basics.md"),
+    ),
+)
+
+DEMO_SCHEDULES = {
+    "freshness": "0 */6 * * *",
+    "ingest-logs": "5 */6 * * *",
+    "grounding": "10 */6 * * *",
+    "alerts": "50 */6 * * *",
+}
+"""The demo's coarser schedules for the jobs that run every few minutes or hourly by
+default (to fit a month in minutes); every other job keeps its registered schedule."""
 
 DEMO_ALERTS = """
 # Added by `ragmon demo`: alerts on the console and in a JSON Lines file.
@@ -115,100 +261,427 @@ threshold = 0.02
 """
 
 
-def run_demo(workdir: Path, *, quiet: bool = False) -> int:
-    """Run the demo in ``workdir`` (recreated); return the worst exit code of its jobs."""
+def day_of(planted: Planted, days: int) -> int:
+    """The day (0-based) ``planted`` happens on in a span of ``days``: never the first."""
+    return min(days - 1, 1 + int(planted.at * (days - 1)))
+
+
+@dataclass
+class Tally:
+    """What happened, for the daily lines and the closing summary."""
+
+    answers: Counter[str] = field(default_factory=Counter)
+    runs: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    worst: int = 0
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    days: int = 30,
+    seed: int = 0,
+    quiet: bool = False,
+    end: datetime | None = None,
+) -> int:
+    """Simulate ``days`` days in ``workdir`` (recreated); return the worst exit code of its
+    jobs' runs. ``end``: the simulated end (default: the coming midnight, UTC, so the month
+    ends today)."""
+    from monitor.embedding.sbert import forget_vectors, remember_vectors
+
+    if days < MIN_DAYS:
+        raise ValueError(f"the demo needs at least {MIN_DAYS} days, got {days}")
+    remember_vectors()
+    try:
+        return _run(workdir, days=days, seed=seed, quiet=quiet, end=end)
+    finally:
+        forget_vectors()
+
+
+def _run(workdir: Path, *, days: int, seed: int, quiet: bool, end: datetime | None) -> int:
     from jobs import registry
-    from jobs.demo_logs import DEMO_LOGS, write_demo_log
-    from jobs.demo_rechunk import rechunk_badly
-    from jobs.runner import execute, standard_hooks
-    from jobs.setup import last_details, queue_with_retrievals, render_config, run_index
-    from jobs.status import job_statuses
-    from jobs.ui import render_fix_queue, render_outcome, render_status
+    from jobs.demo_logs import DEMO_LOGS, question_bank, write_probes
+    from jobs.setup import render_config, run_index
     from monitor.history import HistoryStore
-    from monitor.ingest import plan_index
-    from monitor.sources.directory import DirectoryCatalog
-    from monitor.stores import open_store
 
     out = console(quiet)
+    if end is None:
+        end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+    start = end - days * DAY
     if workdir.exists():
         shutil.rmtree(workdir)
     docs = workdir / "docs"
-    _copy_corpus(docs)
+    _copy_corpus(docs, start - 60 * DAY)
+    original = {
+        str(p.relative_to(docs)): p.read_text(encoding="utf-8")
+        for p in sorted(docs.rglob("*"))
+        if p.is_file() and p.name != "README.md"
+    }
+    bank = question_bank(original)
+    write_probes(bank, workdir / "probes.jsonl")
     config_path = workdir / "ragmon.toml"
-    rendered = render_config(
-        store_path="chroma",
-        host=None,
-        port=8000,
-        collection="handbook",
-        sources_root="docs",
-        preset="auto",
-    )
-    config_path.write_text(rendered + DEMO_ALERTS + DEMO_LOGS, encoding="utf-8")
+    config_path.write_text(_config_text(render_config) + DEMO_ALERTS + DEMO_LOGS, "utf-8")
     config = registry.load_config(config_path)
-    out.rule("1. Index the sample corpus")
-    run_index(config, None, dry_run=False, quiet=quiet)
+    world = World(workdir=workdir, docs=docs, config=config, seed=seed)
+    (workdir / "logs").mkdir()
 
-    with open_store(config.store) as store:
-        logged = write_demo_log(store, workdir / "logs/responses.jsonl")
-    out.print(f"  the app logged {logged} responses to logs/responses.jsonl")
-
+    out.rule(f"1. Index the sample corpus ({start - DAY:%Y-%m-%d} 22:00, the evening before day 1)")
+    with clock.simulated(start - timedelta(hours=2)):
+        run_index(config, None, dry_run=False, quiet=True)
     history = HistoryStore.open(config.history_url)
-    out.rule("2. Measure how the corpus is cut (ragmon run chunking)")
-    render_outcome(execute(registry.get("chunking"), config, history), quiet=quiet)
+    out.print(
+        f"  {len(original)} documents; {len(bank)} generated questions (also the relevance "
+        f"probes, probes.jsonl); simulated span {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        markup=False,
+    )
 
-    out.rule("3. The corpus drifts; nobody re-indexes; a new pipeline re-ingests three files")
-    _write_new(docs / "handbook/parental-leave.md")
-    out.print("  added    handbook/parental-leave.md (never indexed)")
-    for drift in DRIFTS:
-        drift.apply(docs / drift.path)
-        out.print(f"  {drift.path}: {drift.what}")
-    for line in rechunk_badly(config):
-        out.print(line)
+    out.rule(f"2. {days} days: the corpus drifts, the app answers, the jobs run on schedule")
+    tally = Tally()
+    app = _App(world, bank, random.Random(seed), start)
+    truth = (workdir / "demo-truth.jsonl").open("w", encoding="utf-8")
+    try:
+        for day in range(days + 1):
+            midnight = start + day * DAY
+            planted = [p for p in PLANTED if day < days and day_of(p, days) == day]
+            lines = _simulate_day(
+                world, history, app, truth, tally, midnight, planted, last=day == days
+            )
+            if day == 0:
+                with clock.simulated(midnight + DAY - timedelta(minutes=1)):
+                    _pin_baselines(history)
+            if not quiet and lines:
+                for line in lines:
+                    out.print(line, markup=False)
+    finally:
+        truth.close()
+    return _close(world, history, tally, days, out, quiet)
 
-    out.rule("4. What changed since the last index (ragmon index --dry-run)")
-    with open_store(config.store) as store:
-        plan = plan_index(DirectoryCatalog.from_config(config.sources), store)
-    out.print(plan.describe(), markup=False)
 
-    worst = 0
-    jobs = registry.all_jobs()
-    if jobs:
-        out.rule("5. Run every job (ragmon run all)")
-    for name in jobs:
-        outcome = execute(jobs[name], config, history, hooks=standard_hooks())
-        render_outcome(outcome, quiet=quiet)
-        worst = max(worst, 3 if outcome.error else int(outcome.status == "findings"))
-    out.rule("ragmon status")
-    render_status(job_statuses(config, history), quiet=quiet)
-    details = last_details(history, "freshness")
-    if details is not None and not quiet:
-        out.rule("ragmon fix-queue")
-        render_fix_queue(queue_with_retrievals(history, details, config), "table")
+def _config_text(render: Callable[..., str]) -> str:
+    import tomlkit
+
+    doc = tomlkit.parse(
+        render(
+            store_path="chroma",
+            host=None,
+            port=8000,
+            collection="handbook",
+            sources_root="docs",
+            preset="auto",
+        )
+    )
+    relevance = doc.setdefault("relevance", tomlkit.table())
+    relevance["probes"] = "probes.jsonl"
+    jobs = tomlkit.table(is_super_table=True)
+    for name, schedule in DEMO_SCHEDULES.items():
+        table = tomlkit.table()
+        table["schedule"] = schedule
+        jobs[name] = table
+    doc["jobs"] = jobs
+    return (
+        tomlkit.dumps(doc).rstrip()
+        + "\n\n# The [jobs.*] schedules above are the demo's: coarser than the defaults for\n"
+        "# the jobs that run every few minutes or hourly, to fit a month in minutes.\n"
+    )
+
+
+def _pin_baselines(history: HistoryStore) -> None:
+    """What a user does after the first day: pin the first runs as the references of the
+    jobs that compare against one (`ragmon baseline set JOB`)."""
+    from monitor.history.pins import pin_run
+
+    for job in ("chunking", "relevance"):
+        found = history.runs(job, limit=100)
+        done = [r for r in found if r.status in ("ok", "findings")]
+        if done:
+            pin_run(history, job, min(r.id for r in done))
+
+
+def _slots(config: Config, since: datetime, until: datetime) -> Iterator[tuple[datetime, str]]:
+    """Every registered, enabled job's slots in [since, until), in time then registry order."""
+    from jobs import registry
+    from jobs.schedules import next_fire
+
+    found = []
+    for order, (name, spec) in enumerate(registry.all_jobs().items()):
+        if not registry.is_enabled(spec, config):
+            continue
+        expression = registry.schedule_of(spec, config)
+        slot = next_fire(expression, since - timedelta(microseconds=1))
+        while slot is not None and slot < until:
+            found.append((slot, order, name))
+            slot = next_fire(expression, slot)
+    for slot, _, name in sorted(found):
+        yield slot, name
+
+
+def _simulate_day(
+    world: World,
+    history: HistoryStore,
+    app: _App,
+    truth: Any,
+    tally: Tally,
+    midnight: datetime,
+    planted: list[Planted],
+    *,
+    last: bool,
+) -> list[str] | None:
+    """One simulated day (on ``last``, the morning after the span: jobs only, to 07:00)."""
+    from jobs import registry
+    from jobs.demo_logs import PER_HOUR
+    from jobs.runner import execute, standard_hooks
+
+    actions: list[tuple[datetime, int, str, Any]] = []
+    if not last:
+        for i, problem in enumerate(planted):
+            actions.append((midnight + timedelta(hours=9, minutes=i), 0, "plant", problem))
+        for hour, count in enumerate(PER_HOUR):
+            if count:  # the hour's answers reach the log file at the end of the hour
+                actions.append((midnight + timedelta(hours=hour + 1), 1, "app", hour))
+    until = midnight + (timedelta(hours=7) if last else DAY)
+    for slot, name in _slots(world.config, midnight, until):
+        actions.append((slot, 2, "job", name))
+    actions.sort(key=lambda a: (a[0], a[1]))
+
+    lines = [f"day {(midnight - app.start).days + 1:>2} {midnight:%Y-%m-%d}"]
+    before = Counter(tally.answers)
+    runs = findings = 0
+    for at, _, kind, what in actions:
+        with clock.simulated(at):
+            if kind == "plant":
+                lines += [f"  planted: {line}" for line in what.apply(world)]
+            elif kind == "app":
+                app.answer_hour(midnight, what, truth, tally)
+            else:
+                outcome = execute(registry.get(what), world.config, history, hooks=standard_hooks())
+                runs += 1
+                tally.runs[what] += 1
+                tally.statuses[str(outcome.status)] += 1
+                findings += outcome.status == "findings"
+                code = 3 if outcome.error else int(outcome.status == "findings")
+                tally.worst = max(tally.worst, code)
+                if outcome.error:
+                    lines.append(f"  {what} failed: {outcome.error}")
+    answered = tally.answers - before
+    bad = sum(n for k, n in answered.items() if k not in ("grounded", "embellished"))
+    lines[0] += (
+        f": {sum(answered.values())} answers ({bad} from stale, cut or missing context), "
+        f"{runs} job runs ({findings} with findings)"
+    )
+    return lines
+
+
+class _App:
+    """The demo's RAG application: real retrieval, simulated LLM, a log file per day."""
+
+    def __init__(self, world: World, bank: list[Question], rng: random.Random, start: datetime):
+        from monitor.embedding.sbert import SentenceTransformerEmbedder
+
+        self.world = world
+        self.bank = bank
+        self.rng = rng
+        self.embedder = SentenceTransformerEmbedder.from_config(world.config.embedding)
+        self.start = start
+        weights = [1.0 / (1 + i) ** 0.6 for i in range(len(bank))]
+        order = list(range(len(bank)))
+        random.Random(rng.random()).shuffle(order)
+        self.weights = [weights[order[i]] for i in range(len(bank))]
+        self.count = 0
+
+    def answer_hour(self, midnight: datetime, hour: int, truth: Any, tally: Tally) -> None:
+        from jobs.demo_logs import hour_times, log_line, simulate_llm
+        from monitor.stores import open_store
+
+        times = hour_times(midnight, hour, self.rng)
+        asked = self.rng.choices(self.bank, weights=self.weights, k=len(times))
+        current = self._current_sources()
+        vectors = self.embedder.embed([q.query for q in asked])
+        with open_store(self.world.config.store) as store:
+            found = store.query(vectors, 3, include_embeddings=True)
+        path = self.world.workdir / "logs" / f"responses-{midnight:%Y-%m-%d}.jsonl"
+        with path.open("a", encoding="utf-8") as log:
+            for at, question, vector, neighbours in zip(times, asked, vectors, found, strict=True):
+                hits = self._retrieved(vector, neighbours)
+                answer = simulate_llm(question, hits, current, self.rng)
+                rid = f"demo-{self.count:05d}"
+                self.count += 1
+                user = f"user-{self.rng.randrange(40):02d}"
+                line = log_line(rid, at, question, hits, answer, self.rng, user)
+                log.write(json.dumps(line) + "\n")
+                truth.write(
+                    json.dumps(
+                        {
+                            "id": rid,
+                            "kind": answer.kind,
+                            "question": question.id,
+                            "top_source": hits[0].source if hits else None,
+                        }
+                    )
+                    + "\n"
+                )
+                tally.answers[answer.kind] += 1
+        self.world.touch(path)
+
+    def _retrieved(self, vector: Any, neighbours: list[Any]) -> list[Any]:
+        import numpy as np
+
+        from jobs.demo_logs import Retrieved
+        from monitor.provenance import RAGMON_KEYS
+
+        out = []
+        for n in neighbours:
+            source = str(n.metadata.get(RAGMON_KEYS["source_key"], ""))
+            score = float(np.dot(vector, np.asarray(n.embedding, dtype=np.float32)))
+            out.append(
+                Retrieved(
+                    id=n.id,
+                    score=score,
+                    text=n.text or "",
+                    source=source,
+                    badly_cut=n.metadata.get("ragmon_chunker") == "fixed-window",
+                )
+            )
+        return out
+
+    def _current_sources(self) -> dict[str, str]:
+        """The current text of every source, by the id chunks record: a moved document
+        is still known under its old id (the LLM knows the facts, not the paths)."""
+        docs = self.world.docs
+        current = {
+            str(p.relative_to(docs)): p.read_text(encoding="utf-8")
+            for p in docs.rglob("*")
+            if p.is_file()
+        }
+        for old in MOVED:
+            moved = f"{MOVED_TO}/{Path(old).name}"
+            if moved in current:
+                current[old] = current[moved]
+        return current
+
+
+def _close(
+    world: World, history: HistoryStore, tally: Tally, days: int, out: Any, quiet: bool
+) -> int:
+    from jobs.setup import last_details, queue_with_retrievals
+    from jobs.status import job_statuses
+    from jobs.ui import render_fix_queue, render_status
+
+    config = world.config
+    config_path = world.workdir / "ragmon.toml"
+    out.rule("ragmon status (at the end of the simulated span)")
+    with clock.simulated(clock_end(history)):
+        render_status(job_statuses(config, history), quiet=quiet)
+        details = last_details(history, "freshness")
+        if details is not None and not quiet:
+            out.rule("ragmon fix-queue")
+            render_fix_queue(queue_with_retrievals(history, details, config), "table")
+    found = planted_findings(history)
+    summary = summary_lines(found, days)
+    (world.workdir / "demo-summary.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
+    out.rule("What the demo planted, and where the report shows it")
+    for line in summary:
+        out.print(line, markup=False)
+    answers = ", ".join(f"{k} {n}" for k, n in sorted(tally.answers.items()))
+    out.print(
+        f"\n{sum(tally.answers.values())} answers logged ({answers}); "
+        f"{sum(tally.runs.values())} job runs "
+        f"({', '.join(f'{k} {n}' for k, n in sorted(tally.statuses.items()))}).",
+        markup=False,
+    )
     report = config.report.out_dir / "index.html"
     if report.is_file():
-        out.print(f"\nHTML report: {report.resolve()}", markup=False)
-    alerts = workdir / ".ragmon" / "alerts.jsonl"
+        out.print(f"HTML report: {report.resolve()}", markup=False)
+    alerts = world.workdir / ".ragmon" / "alerts.jsonl"
     if alerts.is_file():
         out.print(f"Alerts (one JSON object per line): {alerts.resolve()}", markup=False)
     out.print(
-        f"\nThe demo store, sources and config are in {workdir}/. Try:\n"
+        f"\nThe demo store, sources, logs and config are in {world.workdir}/. Try:\n"
         f"  ragmon -c {config_path} status\n"
         f"  ragmon -c {config_path} alerts list\n"
-        f"  ragmon -c {config_path} run freshness --json\n"
-        f"  ragmon -c {config_path} trace demo-0000\n"
-        f"  ragmon -c {config_path} report --serve\n"
-        f"  ragmon -c {config_path} index --dry-run",
+        f"  ragmon -c {config_path} trace demo-00000\n"
+        f"  ragmon -c {config_path} report --serve",
         markup=False,
     )
-    return worst
+    return tally.worst
 
 
-def _copy_corpus(target: Path) -> None:
+def clock_end(history: HistoryStore) -> datetime:
+    """The newest run's start: the simulated end (status is read there, not in real time)."""
+    newest = max(
+        (r.started_at for job in _registered() for r in history.runs(job, limit=1)),
+        default=clock.now(),
+    )
+    return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+
+
+def _registered() -> list[str]:
+    from jobs import registry
+
+    return list(registry.all_jobs())
+
+
+def planted_findings(history: HistoryStore) -> dict[str, bool]:
+    """Whether the latest stored results show each planted problem (by its key)."""
+    from jobs.demo_rechunk import BAD_DOCUMENTS, OTHER_MODEL
+    from jobs.setup import last_details
+
+    fresh = last_details(history, "freshness") or {}
+    status = {doc: d.get("status") for doc, d in fresh.get("by_document", {}).items()}
+    chunking = last_details(history, "chunking") or {}
+    changed = {c["document"] for c in (chunking.get("comparison") or {}).get("documents", [])}
+    embeddings = last_details(history, "embeddings") or {}
+    return {
+        "vacation-edit": status.get("handbook/vacation-policy.md") == "stale",
+        "new-section": status.get("handbook/expenses.md") == "partially_indexed",
+        "warranty-edit": status.get("products/warranty.txt") == "stale",
+        "folder-moved": all(status.get(p) == "moved" for p in MOVED),
+        "page-deleted": status.get("faq/it-faq.md") == "orphaned",
+        "new-page": status.get("handbook/parental-leave.md") == "missing",
+        "bad-rechunk": set(BAD_DOCUMENTS) <= changed,
+        "model-swap": OTHER_MODEL in embeddings.get("embedding", {}).get("models_in_metadata", {})
+        and bool(embeddings.get("embedding", {}).get("mismatched"))
+        and relevance_dropped(history),
+        "reflow": "handbook/security-basics.md" not in status,
+    }
+
+
+def relevance_dropped(history: HistoryStore) -> bool:
+    """Whether the labelled probes' recall fell below its first run's."""
+    series = recall_series(history)
+    return len(series) > 1 and min(v for _, v in series[1:]) < series[0][1]
+
+
+def recall_series(history: HistoryStore) -> list[tuple[datetime, float]]:
+    """The labelled probes' recall@k of every relevance run, oldest first."""
+    from sqlalchemy import select
+
+    from monitor.history.models import MetricRow, RunRow
+
+    with history.session() as session:
+        rows = session.execute(
+            select(RunRow.started_at, MetricRow.value, MetricRow.labels)
+            .join(MetricRow, MetricRow.run_id == RunRow.id)
+            .where(RunRow.job == "relevance", MetricRow.name == "relevance_recall_at_k")
+            .order_by(RunRow.started_at)
+        ).all()
+    return [(at, value) for at, value, labels in rows if "labelled" in json.dumps(labels or {})]
+
+
+def summary_lines(found: dict[str, bool], days: int) -> list[str]:
+    lines = []
+    for p in PLANTED:
+        mark = "found" if found.get(p.key) else "NOT FOUND"
+        if p.key == "reflow":
+            mark = "fresh, as it should be" if found.get(p.key) else "WRONGLY FLAGGED"
+        lines.append(f"day {day_of(p, days) + 1:>2}  {p.what}")
+        lines.append(f"        {mark}; report: {p.section}")
+    return lines
+
+
+def _copy_corpus(target: Path, written: datetime) -> None:
     corpus = resources.files("jobs").joinpath("demo_corpus")
     with resources.as_file(corpus) as source:
         shutil.copytree(source, target)
-
-
-def _write_new(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(NEW_DOCUMENT, encoding="utf-8")
+    stamp = written.timestamp()
+    for path in target.rglob("*"):
+        os.utime(path, (stamp, stamp))

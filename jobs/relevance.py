@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import statistics
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from jobs.registry import register
+from monitor import clock
 from monitor.alerts.builtin import BuiltinRule
 from monitor.config import Config
 from monitor.history import HistoryStore
@@ -89,7 +90,7 @@ def run_relevance(
     from monitor.stores import describe_store, open_store
 
     settings = config.relevance.resolved(config.base_dir)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     probes = load_probes(settings.probes) if settings.probes else []
     queries = _queries(settings, history, now)
     embedder = SentenceTransformerEmbedder.from_config(config.embedding)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.registry import register
+from monitor import clock
 from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.records import Metric, RunResult, RunStatus
@@ -43,7 +44,7 @@ def build_report(
     from dashboards.frame import write_report
     from dashboards.load import load_report_data
 
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     window = since or timedelta(days=config.report.since_days)
     data = load_report_data(
         history,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from jobs.registry import JobSpec
+from monitor import clock
 from monitor.alerts.gates import check_gates
 from monitor.config import Config
 from monitor.errors import ConfigError, MonitorError, SlotServedError
@@ -97,7 +98,7 @@ def _execute(
     hooks: Sequence[AfterRun],
     on_start: Callable[[int], None],
 ) -> Outcome:
-    started_at = datetime.now(UTC)
+    started_at = clock.now()
     run_id = history.start_run(spec.name)
     log.info("%s: run %d started", spec.name, run_id)
     try:

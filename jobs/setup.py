@@ -9,6 +9,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitor import clock
 from monitor.config import Config, StoreConfig
 from monitor.freshness.rewrites import RewriteChoice
 from monitor.history import HistoryStore
@@ -211,13 +212,13 @@ def last_details(history: HistoryStore, job: str) -> dict[str, Any] | None:
 
 def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -> list[FixItem]:
     """The stored fix queue with retrievals over the last ``[logs] window_days`` filled in."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from monitor.freshness.fixqueue import with_retrievals
     from monitor.freshness.results import FreshnessResult
     from monitor.history.responses import document_retrievals
     from monitor.logs.values import epoch_us
 
-    since = datetime.now(UTC) - timedelta(days=config.logs.window_days)
+    since = clock.now() - timedelta(days=config.logs.window_days)
     counts = document_retrievals(history, since_us=epoch_us(since))
     return with_retrievals(FreshnessResult.from_json(details).fix_queue, counts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from jobs import registry
 from jobs.deadlines import deadline
 from jobs.schedules import next_fire
+from monitor import clock
 from monitor.config import Config
 from monitor.history import HistoryStore
 from monitor.history.locks import JobLocks
@@ -65,7 +66,7 @@ def job_statuses(
     config: Config, history: HistoryStore, *, now: datetime | None = None
 ) -> list[JobStatus]:
     """The status of every registered job."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     locks = {lease.job: lease for lease in JobLocks(history.engine).leases()}
     rows = []
     for spec in registry.all_jobs().values():

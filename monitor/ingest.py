@@ -18,9 +18,9 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from monitor import clock
 from monitor.config import ChunkingConfig
 from monitor.errors import MassDeleteError, SourceFileError
 from monitor.ports import Embedder, IndexTarget, SourceCatalog, VectorStore
@@ -224,7 +224,7 @@ def _index_document(
     previous_ids: list[str],
 ) -> int:
     splitter, pieces = chunker.split(document.id, text)
-    embedded_at = datetime.now(UTC).isoformat(timespec="seconds")
+    embedded_at = clock.now().isoformat(timespec="seconds")
     params = json.dumps({**chunker.params, "splitter": splitter}, sort_keys=True)
     ids = [f"{document.id}#{i}" for i in range(len(pieces))]
     metadatas = [

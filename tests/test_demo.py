@@ -1,122 +1,154 @@
-"""`ragmon demo` end to end: the sample corpus drifts and the jobs find each planted change."""
+"""`ragmon demo` end to end on a short span: a few simulated days of drift, app traffic and
+scheduled jobs, run for real (Chroma, the packaged model, SQLite), found by ragmon."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from statistics import mean
 
-from dashboards.grounding import BAND_COLOURS
-from jobs.demo import run_demo
-from jobs.demo_rechunk import BAD_DOCUMENTS, FOOTER
+import pytest
+from sqlalchemy import select
+
+from jobs import registry
+from jobs.demo import PLANTED, recall_series, run_demo
+from jobs.demo_rechunk import BAD_DOCUMENTS, OTHER_MODEL
 from jobs.registry import load_config
 from jobs.setup import last_details
-from monitor.freshness.results import FreshnessResult
 from monitor.history import HistoryStore
-from monitor.stores import open_store
+from monitor.history.models import (
+    MetricRow,
+    ResponseGroundingRow,
+    ResponseRow,
+    RunRow,
+)
 
-BANDS = tuple(BAND_COLOURS)
+DAYS = 4
+END = datetime(2026, 3, 2, tzinfo=UTC)
 
 
-def test_demo_finds_every_planted_drift(tmp_path, capsys):
-    workdir = tmp_path / "demo"
-    worst = run_demo(workdir, quiet=True)
-
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo") / "run"
+    worst = run_demo(workdir, days=DAYS, seed=7, quiet=True, end=END)
     history = HistoryStore.open(load_config(workdir / "ragmon.toml").history_url)
-    details = last_details(history, "freshness")
-    status = {doc: d["status"] for doc, d in details["by_document"].items()}
+    return workdir, history, worst
 
-    assert worst == 1
-    assert (workdir / ".ragmon" / "report" / "index.html").is_file()
-    assert status == {
-        "handbook/vacation-policy.md": "stale",
-        "products/warranty.txt": "stale",
-        "handbook/expenses.md": "partially_indexed",
-        "faq/it-faq.md": "orphaned",
-        "handbook/remote-work.md": "moved",
-        "handbook/policies/remote-work.md": "moved",
-        "handbook/parental-leave.md": "missing",
-    }
-    # Chunk-level: the appended section leaves every embedded chunk fresh, and the changed
-    # number makes exactly one chunk stale, with the number as its evidence.
-    by_doc = details["by_document"]
-    assert by_doc["handbook/expenses.md"]["chunk_ids"] == {}
-    assert by_doc["handbook/expenses.md"]["unembedded_chars"] > 200
-    vacation = by_doc["handbook/vacation-policy.md"]
-    assert len(vacation["chunk_ids"]["stale"]) == 1
-    assert [e["diff"] for e in vacation["edits"].values()] == ["- 20 + 25"]
-    assert [e["diff"] for e in by_doc["products/warranty.txt"]["edits"].values()] == ["- 24 + 36"]
-    # the bad re-ingest of three files, against the chunking run made right after indexing
+
+def _runs(history):
+    with history.session() as session:
+        return session.execute(select(RunRow.job, RunRow.started_at, RunRow.status)).all()
+
+
+def _figures(history):
+    with history.session() as session:
+        rows = session.execute(
+            select(RunRow.job, RunRow.started_at, MetricRow.name, MetricRow.labels, MetricRow.value)
+            .join(MetricRow, MetricRow.run_id == RunRow.id)
+            .order_by(RunRow.started_at, RunRow.job, MetricRow.id)
+        ).all()
+    return [(j, str(at), n, json.dumps(lab, sort_keys=True), v) for j, at, n, lab, v in rows]
+
+
+def test_every_job_runs_on_its_schedule_on_every_simulated_day(demo):
+    _, history, worst = demo
+    days = defaultdict(set)
+    for job, started, status in _runs(history):
+        assert status in ("ok", "findings"), (job, started, status)
+        days[job].add(started.date())
+    assert worst == 1  # findings, no failure
+    assert set(days) == set(registry.all_jobs())
+    span = {END.date().fromordinal(END.date().toordinal() - d) for d in range(1, DAYS + 1)}
+    for job, seen in days.items():
+        # every job ran on each simulated day of the span (daily jobs once, the others
+        # every 6 hours); runs never carry the real date
+        assert span <= seen, (job, sorted(seen))
+        assert max(seen) <= END.date()
+    freshness = [s for j, s, _ in _runs(history) if j == "freshness"]
+    assert len(freshness) == 4 * DAYS + 2  # every 6 h, and the morning after the span
+
+
+def test_planted_problems_are_found_by_their_signals(demo):
+    _, history, _ = demo
+    fresh = last_details(history, "freshness")
+    by_doc = fresh["by_document"]
+    status = {doc: d["status"] for doc, d in by_doc.items()}
+    assert status["handbook/vacation-policy.md"] == "stale"
+    assert [e["diff"] for e in by_doc["handbook/vacation-policy.md"]["edits"].values()] == [
+        "- 20 + 25"
+    ]
+    assert status["products/warranty.txt"] == "stale"
+    assert status["handbook/remote-work.md"] == "moved"
+    assert status["handbook/policies/remote-work.md"] == "moved"
+    assert status["handbook/onboarding.md"] == "moved"
+    assert status["faq/it-faq.md"] == "orphaned"
+    assert status["handbook/parental-leave.md"] == "missing"
+    assert status["handbook/expenses.md"] == "partially_indexed"
+    assert "handbook/security-basics.md" not in status  # re-wrapped only: still fresh
+
     chunking = last_details(history, "chunking")
-    changed = {c["document"]: c for c in chunking["comparison"]["documents"]}
-    assert set(changed) == set(BAD_DOCUMENTS)
-    assert all(
-        c["shares_after"]["truncated"] > c["shares_before"]["truncated"] for c in changed.values()
-    )
-    assert FOOTER in [b["text"] for b in chunking["snapshot"]["boilerplate"]]
-    run = history.last_success("chunking")
-    assert run is not None and run.status == "findings"  # its truncation gate fired
-    assert chunking["snapshot"]["shares"]["truncated"] > 0.01
+    assert chunking["comparison"]["reference_kind"] == "baseline"
+    changed = {c["document"] for c in chunking["comparison"]["documents"]}
+    assert changed == set(BAD_DOCUMENTS)
 
-    # One grouped conflict, documents oldest first, the newest value marked.
-    (conflict,) = FreshnessResult.from_json(details).conflicts
-    assert [v.source_id for v in conflict.voices] == [
-        "faq/hr-faq.md",
-        "handbook/vacation-policy.md",
+    embedding = last_details(history, "embeddings")["embedding"]
+    assert set(embedding["models_in_metadata"]) == {
+        "sentence-transformers/all-MiniLM-L6-v2",
+        OTHER_MODEL,
+    }
+    swapped = {m["chunk_id"].split("#")[0] for m in embedding["mismatched"]}
+    assert swapped == {"products/r2-arm-quickstart.md", "faq/hr-faq.md"}
+
+    recall = [value for _, value in recall_series(history)]
+    assert len(recall) == DAYS + 1
+    assert recall[-1] < min(recall[:-2]) - 0.05  # the swap lands on the last day
+
+
+def test_answers_from_stale_chunks_are_less_grounded(demo):
+    workdir, history, _ = demo
+    truth = {
+        json.loads(line)["id"]: json.loads(line)["kind"]
+        for line in (workdir / "demo-truth.jsonl").read_text().splitlines()
+    }
+    with history.session() as session:
+        scored = session.execute(
+            select(ResponseRow.id, ResponseGroundingRow.score).join(
+                ResponseGroundingRow, ResponseGroundingRow.rid == ResponseRow.rid
+            )
+        ).all()
+    assert len(scored) == len(truth)  # every logged answer was ingested and scored
+    by_kind = defaultdict(list)
+    for rid, score in scored:
+        by_kind[truth[rid]].append(score)
+    stale = by_kind["stale"]
+    clean = by_kind["grounded"] + by_kind["embellished"]
+    assert len(stale) >= 3 and len(clean) >= 30
+    assert mean(stale) < mean(clean) - 0.1
+    invented = by_kind["invented_cut"] + by_kind["invented_orphan"] + by_kind["own_knowledge"]
+    assert mean(invented) < mean(clean) - 0.1
+
+
+def test_closing_summary_lists_each_planted_problem_and_its_section(demo):
+    workdir, _, _ = demo
+    summary = (workdir / "demo-summary.txt").read_text()
+    for planted in PLANTED:
+        assert planted.what in summary
+        assert planted.section in summary
+    assert "NOT FOUND" not in summary and "WRONGLY" not in summary
+    assert summary.count("found;") == len(PLANTED) - 1
+
+
+def test_same_seed_same_figures(demo, tmp_path):
+    workdir, history, _ = demo
+    run_demo(tmp_path / "again", days=DAYS, seed=7, quiet=True, end=END)
+    again = HistoryStore.open(load_config(tmp_path / "again" / "ragmon.toml").history_url)
+    # every figure but the report's size, which holds the working directory's path
+    first, second = ([f for f in _figures(h) if f[2] != "report_bytes"] for h in (history, again))
+    assert len(first) > 500
+    assert [(a, b) for a, b in zip(first, second, strict=False) if a != b] == []
+    assert len(first) == len(second)
+    logs = sorted((workdir / "logs").glob("*.jsonl"))
+    assert [p.read_text() for p in logs] == [
+        (tmp_path / "again" / "logs" / p.name).read_text() for p in logs
     ]
-    assert conflict.values == ["15", "20"]
-    assert (conflict.newest.source_id, conflict.newest.value) == (
-        "handbook/vacation-policy.md",
-        "20",
-    )
-    assert conflict.template == "Full-time employees receive N days of paid vacation per year."
-
-    # the staleness alert, on the console and in the JSONL file
-    assert "ALERT FIRING [warning] stale-share: stale_share{collection=handbook} = " in (
-        capsys.readouterr().err
-    )
-    alerts = [
-        json.loads(line) for line in (workdir / ".ragmon" / "alerts.jsonl").read_text().splitlines()
-    ]
-    stale = [a for a in alerts if a["rule"] == "stale-share"]
-    assert [(a["kind"], a["severity"], a["labels"]) for a in stale] == [
-        ("firing", "warning", {"collection": "handbook"})
-    ]
-    assert any("handbook/vacation-policy.md" in f for f in stale[0]["findings"])
-
-    # the app's response log, ingested with each chunk's lineage
-    logs = last_details(history, "ingest-logs")
-    # Unknown: the planted id, and the ids of the chunks the bad re-ingest replaced.
-    logged = [
-        hit["id"]
-        for line in (workdir / "logs" / "responses.jsonl").read_text().splitlines()
-        for hit in json.loads(line)["chunks"]
-    ]
-    with open_store(load_config(workdir / "ragmon.toml").store) as store:
-        held = {c.id for c in store.get(sorted(set(logged)))}
-    gone = [i for i in logged if i not in held]
-    assert "deleted-long-ago" in gone and len(gone) > 1
-    assert (logs["responses"], logs["unknown_chunks"], logs["quarantined"]) == (120, len(gone), {})
-    from jobs.setup import queue_with_retrievals
-
-    config = load_config(workdir / "ragmon.toml")
-    queue = queue_with_retrievals(history, details, config)
-    assert all(isinstance(item.retrievals, int) for item in queue)
-    assert sum(item.retrievals for item in queue) > 0
-
-    # the grounding job scored the logged answers against the store's chunk text
-    grounding = last_details(history, "grounding")
-    assert grounding["scored"] + grounding["no_context"] == 120
-    assert grounding["from_store"] == grounding["scored"] > 100
-    counts = {band: sum(d["counts"][band] for d in grounding["days"]) for band in BANDS}
-    assert sum(counts.values()) == grounding["scored"]
-    assert counts["escalate"] >= 12  # every tenth answer is the made-up order
-    assert counts["cite"] > counts["escalate"] and all(counts.values()), counts
-    worst = grounding["worst"][0]
-    assert worst["band"] == "escalate" and "ORD-7842" in worst["answer"]
-    assert any("FedEx" in c["novel_words"] for c in worst["unsupported_claims"])
-    (ours, app) = grounding["calibration"]
-    assert (ours["source"], app["source"]) == ("ragmon", "app")
-    assert ours["n"] == app["n"] == grounding["scored"]
-    report = json.loads((workdir / ".ragmon" / "report" / "report.json").read_text())
-    section = report["sections"]["grounding"]
-    assert {t["name"] for t in section["series"]["grounding-bands"]} == set(BANDS)
-    assert "grounding-reliability" in section["series"]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from monitor import clock
 from monitor.chunking.features import FLAGS, FeatureTable
 from monitor.chunking.settings import ChunkingQualitySettings
 from monitor.chunking.snapshot import (
@@ -66,7 +67,7 @@ def snapshot(
     return Snapshot(
         collection=collection,
         store=store,
-        computed_at=computed_at or datetime.now(UTC),
+        computed_at=computed_at or clock.now(),
         tokenizer=tokenizer,
         chunks=n,
         documents=len(table.documents),

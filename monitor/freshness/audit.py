@@ -21,10 +21,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from monitor import clock
 from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.conflict_groups import ConflictGroup, group_conflicts
 from monitor.freshness.conflicts import Conflict, find_conflicts
@@ -89,7 +90,7 @@ def audit(
 ) -> FreshnessAudit:
     """Audit ``store`` against ``catalog``. Reads both; writes to neither; needs no model
     (the embedding check is `monitor.freshness.embeddings`, a job of its own)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     result = FreshnessAudit(collection=store.name, location=store.location, audited_at=now)
     reads_before = catalog.reads
     scan = _Scan(mapping, settings, result, rotation, now)

@@ -13,9 +13,10 @@ import heapq
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from monitor import clock
 from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.matching import SourceResolver
 from monitor.freshness.vectors import VectorCheck, VectorMismatch, check_vectors
@@ -86,7 +87,7 @@ def audit_embeddings(
 ) -> EmbeddingAudit:
     """Re-embed a sample of ``store`` with ``embedder``; count recorded models."""
     result = EmbeddingAudit(
-        collection=store.name, location=store.location, audited_at=now or datetime.now(UTC)
+        collection=store.name, location=store.location, audited_at=now or clock.now()
     )
     # No catalog: sources are named the way the catalog would name them.
     resolver = SourceResolver((), root, rewrites)

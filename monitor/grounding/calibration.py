@@ -15,11 +15,11 @@ import json
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
 
+from monitor import clock
 from monitor.errors import LabelError
 
 SCHEMA = 1
@@ -105,7 +105,7 @@ def fit_calibration(
             f"calibration needs at least 10 labelled responses of both kinds, got {len(s)} "
             f"({int(g.sum())} grounded)"
         )
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    now = clock.now().isoformat(timespec="seconds")
     if method == "isotonic":
         from sklearn.isotonic import IsotonicRegression
 

@@ -13,11 +13,11 @@ import hashlib
 import json
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from monitor import clock
 from monitor.errors import LabelError
 from monitor.grounding.evaluation import Interval, auroc, grouped_bootstrap
 from monitor.grounding.results import GroundingFeatures
@@ -175,7 +175,7 @@ def fit_model(
         coef=tuple(float(v) for v in model.coef_[0]),
         intercept=float(model.intercept_[0]),
         n=len(y_bad),
-        fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        fitted_at=clock.now().isoformat(timespec="seconds"),
         adopted=low > 0,
     )
     return FitReport(

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import orjson
 from sqlalchemy import Connection, delete, func, select
 
+from monitor import clock
 from monitor.grounding.results import BANDS, Band
 from monitor.grounding.summary import BandSummary
 from monitor.history.models import ResponseGroundingRow
@@ -100,7 +101,7 @@ def write_rows(history: HistoryStore, rows: Sequence[GroundingRow], *, scorer: s
     """Store one batch of rows in one transaction (rows already stored are replaced)."""
     if not rows:
         return
-    now = int(datetime.now(UTC).timestamp() * 1_000_000)
+    now = int(clock.now().timestamp() * 1_000_000)
     with history.engine.begin() as conn:
         # Idempotent under a concurrent or repeated run: drop what is there, then insert.
         conn.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor import clock
 from monitor.errors import HistoryError, HistoryUnreadableError, UnknownSchemaError
 from monitor.history.models import FindingRow, MemoRow, MetricRow, RunRow, SourceStampRow
 from monitor.records import (
@@ -41,7 +42,7 @@ MEMO_RETENTION = timedelta(days=30)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class HistoryStore:

@@ -13,11 +13,12 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
 
+from monitor import clock
 from monitor.errors import LogLineError
 from monitor.history.responses import (
     Located,
@@ -96,7 +97,7 @@ def ingest_logs(
     lineage: Lineage,
     settings: LogsSettings,
     quarantine: Path,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = clock.now,
 ) -> IngestReport:
     """Read what is new in ``files`` into the history; return what was done."""
     report = IngestReport(files=len(files))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from monitor import clock
 from monitor.errors import LogLineError
 from monitor.logs.values import epoch_us, hex_id, loads
 
@@ -183,7 +184,7 @@ class TraceLog:
 
     def __init__(self, *, now: Any = None) -> None:
         self._buffer = TraceBuffer()
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now = now or clock.now
 
     def begin(self, file: str, header: bytes | None) -> None:
         return None
