@@ -127,7 +127,7 @@ def run_relevance(
             history,
             measured.states,
             run_id=_running_run(history),
-            now_us=int(datetime.now(UTC).timestamp() * 1_000_000),
+            now_us=int(clock.now().timestamp() * 1_000_000),
         )
     figures = _figures(result)
     reference, drops = _references(history, figures, settings.rolling_runs)
