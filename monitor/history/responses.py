@@ -235,11 +235,15 @@ def _lineage_ids(
                     item.source_id,
                     item.source_version,
                     item.current_version,
+                    item.changed_share,
+                    item.stale_age_s,
+                    item.in_conflict,
                 )
             )
         conn.exec_driver_sql(
             "INSERT INTO chunk_lineage (id, chunk_id, freshness_run, chunk_class, source_id, "
-            f"source_version, current_version) VALUES ({_marks(conn, 7)})",
+            "source_version, current_version, changed_share, stale_age_s, in_conflict) "
+            f"VALUES ({_marks(conn, 10)})",
             rows,
         )
     return ids
