@@ -26,20 +26,19 @@ Where each feature comes from:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
 
 from monitor.logs.values import epoch_us
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from monitor.config import Config
     from monitor.history import HistoryStore
 
@@ -139,30 +138,148 @@ def load_frames(
     retrieved chunks, and the latest freshness state of each document."""
     wanted = settings or frame_settings(config)
     lo, hi = epoch_us(since), epoch_us(until)
-    with history.engine.connect() as conn:
-        source = _grounding_source(conn, lo, hi)
-        rows = conn.execute(
-            text(_responses_sql(conn, wanted, source)),
-            {"lo": lo, "hi": hi, **_label_params(conn, wanted)},
-        ).fetchall()
-        retrieved = _retrieved(conn, lo, hi, source)
+    with _reader(history) as db:
+        source = _grounding_source(db, lo, hi)
+        rid_lo, rid_hi = _rid_range(db, lo, hi)
+        window = {"lo": lo, "hi": hi, "rid_lo": rid_lo, "rid_hi": rid_hi}
+        db.execute(f"DROP TABLE IF EXISTS {STATE}")
+        db.execute(_STATE_TABLE)
+        db.execute(_state_sql(db.dialect))
+        raw = db.frame(
+            _responses_sql(db.dialect, wanted, source), {**window, **_label_params(db, wanted)}
+        )
+        retrieved = _retrieved(db, window, np.sort(raw["rid"].to_numpy(dtype=np.int64)))
+        db.execute(f"DROP TABLE {STATE}")
     return Frames(
-        responses=_responses_frame(rows, wanted),
+        responses=_responses_frame(raw, wanted),
         retrieved=retrieved,
         documents=latest_documents(history),
         grounding_source=source,
     )
 
 
-def _grounding_source(conn: Connection, lo: int, hi: int) -> str:
-    scored = conn.execute(
-        text(
-            "SELECT 1 FROM response_grounding WHERE at_us >= :lo AND at_us < :hi "
-            "AND status = 'scored' AND score IS NOT NULL LIMIT 1"
-        ),
+STATE = "ragmon_corr_state"
+"""A temporary table: one row per lineage row with its state packed into two integers, so
+the join over millions of retrieved chunks looks up one integer key per chunk (not a
+chunk id string in ``chunk_quality``) and sums two columns instead of a dozen."""
+_STATE_TABLE = (
+    f"CREATE TEMPORARY TABLE {STATE} "
+    "(id INTEGER PRIMARY KEY, classes BIGINT, flags BIGINT, changed FLOAT, age FLOAT)"
+)
+_BITS = 10
+"""Bits per packed count: up to 1023 chunks of one response."""
+_CLASS_FIELDS = ("known", *CLASS_FEATURES)
+_FLAG_FIELDS = ("conflict_known", "conflict", "quality", "truncated", "mid_sentence", "junk")
+
+
+class _Reader:
+    """Runs the feature queries: SQLite through ADBC (results arrive as Arrow columns, not
+    a Python tuple per row), PostgreSQL through the engine's own psycopg connection."""
+
+    def __init__(self, dialect: str, cursor: Any):
+        self.dialect = dialect
+        self._cursor = cursor
+
+    def _render(self, sql: str, params: Mapping[str, Any]) -> tuple[str, Any]:
+        if self.dialect == "sqlite":
+            # ADBC binds by position from Arrow batches; the values are ours (integers and
+            # quoted label paths), so they go in as literals.
+            return re.sub(r"(?<!:):(\w+)", lambda m: _literal(params[m.group(1)]), sql), None
+        return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), dict(params)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        query, bound = self._render(sql, params or {})
+        self._cursor.execute(query, bound) if bound else self._cursor.execute(query)
+
+    def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        query, bound = self._render(sql, params or {})
+        if self.dialect == "sqlite":
+            self._cursor.execute(query)
+            return self._cursor.fetch_arrow_table().to_pandas()
+        self._cursor.execute(query, bound)
+        names = [d[0] for d in self._cursor.description]
+        return pd.DataFrame.from_records(self._cursor.fetchall(), columns=names)
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"no SQL literal for {value!r}")
+    return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def _reader(history: HistoryStore) -> Iterator[_Reader]:
+    url = history.engine.url
+    if url.get_backend_name() == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc
+
+        with adbc.connect(url.database or ":memory:") as lite, lite.cursor() as cursor:
+            yield _Reader("sqlite", cursor)
+            lite.rollback()
+        return
+    with history.engine.connect() as conn:
+        dbapi: Any = conn.connection.dbapi_connection
+        cursor = dbapi.cursor()
+        try:
+            yield _Reader(conn.dialect.name, cursor)
+        finally:
+            cursor.close()
+            conn.rollback()
+
+
+def _grounding_source(db: _Reader, lo: int, hi: int) -> str:
+    scored = db.frame(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM response_grounding "
+        "WHERE at_us >= :lo AND at_us < :hi AND status = 'scored' AND score IS NOT NULL "
+        "LIMIT 1) x",
         {"lo": lo, "hi": hi},
-    ).first()
-    return GROUNDING_RAGMON if scored is not None else GROUNDING_LOG
+    )
+    return GROUNDING_RAGMON if int(scored["n"].iloc[0]) else GROUNDING_LOG
+
+
+def _rid_range(db: _Reader, lo: int, hi: int) -> tuple[int, int]:
+    """The smallest and largest row id of the window's responses: the chunks are read by
+    this key range (rows are numbered in ingestion order, so it is tight), and the final
+    join keeps only the window's responses."""
+    found = db.frame(
+        "SELECT min(rid) AS lo, max(rid) AS hi FROM responses WHERE at_us >= :lo AND at_us < :hi",
+        {"lo": lo, "hi": hi},
+    )
+    low, high = found["lo"].iloc[0], found["hi"].iloc[0]
+    return (int(low), int(high)) if pd.notna(low) else (0, -1)
+
+
+def _pack(fields: Sequence[tuple[str, str]]) -> str:
+    """``fields`` (name, 0/1 SQL expression) packed ``_BITS`` bits apart; a sum of packed
+    values is the packed sum of each field, as long as each stays under 2**_BITS."""
+    return " + ".join(
+        f"(CASE WHEN {expr} THEN {1 << (_BITS * i)} ELSE 0 END)"
+        for i, (_name, expr) in enumerate(fields)
+    )
+
+
+def _state_sql(dialect: str) -> str:
+    true = "TRUE" if dialect == "postgresql" else "1"
+    classes = _pack(
+        [("known", "l.chunk_class <> 'unknown'")]
+        + [(c, f"l.chunk_class = '{c}'") for c in CLASS_FEATURES]
+    )
+    flags = _pack(
+        [
+            ("conflict_known", "l.in_conflict IS NOT NULL"),
+            ("conflict", f"l.in_conflict = {true}"),
+            ("quality", "q.chunk_id IS NOT NULL"),
+            ("truncated", f"q.truncated = {true}"),
+            ("mid_sentence", f"q.mid_sentence = {true}"),
+            ("junk", f"q.junk = {true}"),
+        ]
+    )
+    return (
+        f"INSERT INTO {STATE} SELECT l.id, {classes}, {flags}, "
+        "CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.changed_share END, "
+        "CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.stale_age_s END "
+        "FROM chunk_lineage l LEFT JOIN chunk_quality q ON q.chunk_id = l.chunk_id"
+    )
 
 
 def _scored_clause(source: str) -> str:
@@ -171,108 +288,77 @@ def _scored_clause(source: str) -> str:
     return "r.grounding IS NOT NULL"
 
 
-def _label(conn: Connection, param: str) -> str:
-    if conn.dialect.name == "postgresql":
+def _label(dialect: str, param: str) -> str:
+    if dialect == "postgresql":
         return f"(CAST(r.labels AS json) ->> :{param})"
     return f"json_extract(r.labels, :{param})"
 
 
-def _label_params(conn: Connection, settings: FrameSettings) -> dict[str, str]:
+def _label_params(db: _Reader, settings: FrameSettings) -> dict[str, str]:
     params = {}
     if settings.cluster_by != "day":
-        params["cluster_label"] = _label_path(conn, settings.cluster_by)
+        params["cluster_label"] = _label_path(db.dialect, settings.cluster_by)
     if settings.strata_by:
-        params["stratum_label"] = _label_path(conn, settings.strata_by)
+        params["stratum_label"] = _label_path(db.dialect, settings.strata_by)
     return params
 
 
-def _label_path(conn: Connection, name: str) -> str:
+def _label_path(dialect: str, name: str) -> str:
     # SQLite reads a JSON path; a quoted key may hold dots and spaces.
-    return name if conn.dialect.name == "postgresql" else '$."' + name.replace('"', '""') + '"'
+    return name if dialect == "postgresql" else '$."' + name.replace('"', '""') + '"'
 
 
-def _score(column: str) -> str:
-    return f"CASE WHEN c.score_kind = 'distance' THEN 1.0 - {column} ELSE {column} END"
-
-
-def _responses_sql(conn: Connection, settings: FrameSettings, source: str) -> str:
-    def flag(expr: str) -> str:
-        return f"max(CASE WHEN {expr} THEN 1 ELSE 0 END)"
-
-    classes = ",\n".join(
-        f"  sum(CASE WHEN l.chunk_class = '{c}' THEN 1 ELSE 0 END) AS n_{c}" for c in CLASS_FEATURES
+def _score(alias: str) -> str:
+    return (
+        f"CASE WHEN {alias}.score_kind = 'distance' THEN 1.0 - {alias}.score ELSE {alias}.score END"
     )
-    cluster = _label(conn, "cluster_label") if settings.cluster_by != "day" else "NULL"
-    stratum = _label(conn, "stratum_label") if settings.strata_by else "NULL"
-    truncated = "q.truncated = TRUE" if conn.dialect.name == "postgresql" else "q.truncated = 1"
-    mid = truncated.replace("truncated", "mid_sentence")
-    junk = truncated.replace("truncated", "junk")
-    conflict = truncated.replace("q.truncated", "l.in_conflict")
-    # Every per-response column is the same on each of the response's rows; max() keeps
-    # the query valid where GROUP BY must name them all (PostgreSQL).
+
+
+def _responses_sql(dialect: str, settings: FrameSettings, source: str) -> str:
+    true = "TRUE" if dialect == "postgresql" else "1"
+    cluster = _label(dialect, "cluster_label") if settings.cluster_by != "day" else "NULL"
+    stratum = _label(dialect, "stratum_label") if settings.strata_by else "NULL"
+    # Chunks are summed per response in key order (no sort), then joined with the window's
+    # responses; the first two ranks are looked up by key. A response that retrieved
+    # nothing keeps NULL aggregates.
     return f"""
-SELECT r.rid, max(r.id), max(r.at_us), max({cluster}), max({stratum}),
-  max(g.score), max(g.band), max(r.grounding),
-  {flag("rr.query_drifted = " + ("TRUE" if conn.dialect.name == "postgresql" else "1"))},
-  {flag("rr.over_budget = " + ("TRUE" if conn.dialect.name == "postgresql" else "1"))},
-  count(rr.rid),
-  count(c.rid),
-  sum(CASE WHEN l.chunk_class IS NOT NULL AND l.chunk_class <> 'unknown' THEN 1 ELSE 0 END),
-{classes},
-  max(CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.changed_share END),
-  max(CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.stale_age_s END),
-  count(l.in_conflict),
-  {flag(conflict)},
-  count(q.chunk_id),
-  {flag(truncated)},
-  {flag(mid)},
-  {flag(junk)},
-  max(CASE WHEN c.position = 0 THEN {_score("c.score")} END),
-  max(CASE WHEN c.position = 1 THEN {_score("c.score")} END),
-  max(CASE WHEN c.position = 0 THEN l.source_id END)
+WITH a AS (
+SELECT c.rid AS rid, count(*) AS n_chunks, CAST(sum(s.classes) AS BIGINT) AS classes,
+  CAST(sum(s.flags) AS BIGINT) AS flags,
+  max(s.changed) AS max_changed, max(s.age) AS max_age
+FROM response_chunks c LEFT JOIN {STATE} s ON s.id = c.lineage_id
+WHERE c.rid BETWEEN :rid_lo AND :rid_hi
+GROUP BY c.rid
+)
+SELECT r.rid AS rid, r.id AS response_id, r.at_us AS at_us,
+  {cluster} AS cluster_label, {stratum} AS stratum_label,
+  g.score AS score, g.band AS band, r.grounding AS logged,
+  CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.query_drifted = {true} THEN 1 ELSE 0 END
+    AS drifted,
+  CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.over_budget = {true} THEN 1 ELSE 0 END
+    AS over_budget,
+  a.n_chunks AS n_chunks, a.classes AS classes, a.flags AS flags,
+  a.max_changed AS max_changed, a.max_age AS max_age,
+  {_score("c0")} AS top1, {_score("c1")} AS top2, l0.source_id AS top1_source
 FROM responses r
 {"JOIN" if source == GROUNDING_RAGMON else "LEFT JOIN"} response_grounding g ON g.rid = r.rid
 LEFT JOIN response_retrieval rr ON rr.rid = r.rid
-LEFT JOIN response_chunks c ON c.rid = r.rid
-LEFT JOIN chunk_lineage l ON l.id = c.lineage_id
-LEFT JOIN chunk_quality q ON q.chunk_id = c.chunk_id
+LEFT JOIN a ON a.rid = r.rid
+LEFT JOIN response_chunks c0 ON c0.rid = r.rid AND c0.position = 0
+LEFT JOIN response_chunks c1 ON c1.rid = r.rid AND c1.position = 1
+LEFT JOIN chunk_lineage l0 ON l0.id = c0.lineage_id
 WHERE r.at_us >= :lo AND r.at_us < :hi AND {_scored_clause(source)}
-GROUP BY r.rid
 ORDER BY r.rid
 """
 
 
-_RAW = (
-    "rid",
-    "response_id",
-    "at_us",
-    "cluster_label",
-    "stratum_label",
-    "score",
-    "band",
-    "logged",
-    "drifted",
-    "over_budget",
-    "n_retrieval",
-    "n_chunks",
-    "n_known",
-    *(f"n_{c}" for c in CLASS_FEATURES),
-    "max_changed",
-    "max_age",
-    "n_conflict_known",
-    "conflict",
-    "n_quality",
-    "truncated",
-    "mid_sentence",
-    "junk",
-    "top1",
-    "top2",
-    "top1_source",
-)
+def _unpack(packed: pd.Series, fields: Sequence[str]) -> dict[str, np.ndarray]:
+    values = packed.fillna(0).to_numpy(dtype=np.int64)
+    mask = (1 << _BITS) - 1
+    return {name: (values >> (_BITS * i)) & mask for i, name in enumerate(fields)}
 
 
-def _responses_frame(rows: Sequence[Any], settings: FrameSettings) -> pd.DataFrame:
-    raw = pd.DataFrame.from_records(rows, columns=list(_RAW), coerce_float=True)
+def _responses_frame(raw: pd.DataFrame, settings: FrameSettings) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index)
     out["rid"] = raw["rid"].astype("int64")
     out["response_id"] = raw["response_id"].astype(object)
@@ -287,34 +373,44 @@ def _responses_frame(rows: Sequence[Any], settings: FrameSettings) -> pd.DataFra
         out["cluster"] = out["day"]
     else:
         # A response without the label is clustered with its day.
-        out["cluster"] = raw["cluster_label"].where(raw["cluster_label"].notna(), out["day"])
+        label = raw["cluster_label"].astype(object)
+        out["cluster"] = label.where(label.notna(), out["day"])
     if settings.strata_by:
         out["stratum"] = raw["stratum_label"].astype(object)
     else:
-        out["stratum"] = raw["top1_source"].map(top_folder, na_action="ignore").astype(object)
-    scored = raw["score"].notna()
-    out["grounding"] = np.where(scored, raw["score"], raw["logged"]).astype(float)
-    out["band"] = raw["band"].astype(object).where(raw["band"].notna(), None)
-    low_band = raw["band"].isin(settings.low_bands)
-    out["low"] = np.where(raw["band"].notna(), low_band, out["grounding"] < settings.low_below)
-    out["low"] = out["low"].astype(bool)
+        # One top_folder call per distinct source, not per response.
+        codes, uniques = pd.factorize(raw["top1_source"], use_na_sentinel=True)
+        folders = np.array([top_folder(str(u)) for u in uniques] + [None], dtype=object)
+        out["stratum"] = folders[codes]  # code -1 (no source) takes the trailing None
+    out["stratum"] = out["stratum"].where(out["stratum"].notna(), None)
+    score = raw["score"].astype(float)
+    out["grounding"] = np.where(score.notna(), score, raw["logged"].astype(float))
+    band = raw["band"].astype(object)
+    out["band"] = band.where(band.notna(), None)
+    out["low"] = np.where(
+        band.notna(), band.isin(settings.low_bands), out["grounding"] < settings.low_below
+    ).astype(bool)
 
-    known = raw["n_known"].astype(float)
+    classes = _unpack(raw["classes"], _CLASS_FIELDS)
+    flags = _unpack(raw["flags"], _FLAG_FIELDS)
+    known = classes["known"].astype(float)
     has_known = known > 0
-    for cls in CLASS_FEATURES:
-        share = (raw[f"n_{cls}"].astype(float) / known).where(has_known)
-        out[f"share_{cls}"] = share
-        out[f"any_{cls}"] = _boolean(share > 0, has_known)
-    has_quality = raw["n_quality"] > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for cls in CLASS_FEATURES:
+            share = np.where(has_known, classes[cls] / known, np.nan)
+            out[f"share_{cls}"] = share
+            out[f"any_{cls}"] = _boolean(classes[cls] > 0, has_known, raw.index)
+    has_quality = flags["quality"] > 0
     for flag in ("truncated", "mid_sentence", "junk"):
-        out[f"any_{flag}"] = _boolean(raw[flag] > 0, has_quality)
-    out["any_bad_cut"] = _boolean(
-        (raw["truncated"] > 0) | (raw["mid_sentence"] > 0) | (raw["junk"] > 0), has_quality
-    )
-    out["any_conflict"] = _boolean(raw["conflict"] > 0, raw["n_conflict_known"] > 0)
-    has_retrieval = raw["n_retrieval"] > 0
-    out["query_drifted"] = _boolean(raw["drifted"] > 0, has_retrieval)
-    out["over_budget"] = _boolean(raw["over_budget"] > 0, has_retrieval)
+        out[f"any_{flag}"] = _boolean(flags[flag] > 0, has_quality, raw.index)
+    bad = (flags["truncated"] > 0) | (flags["mid_sentence"] > 0) | (flags["junk"] > 0)
+    out["any_bad_cut"] = _boolean(bad, has_quality, raw.index)
+    out["any_conflict"] = _boolean(flags["conflict"] > 0, flags["conflict_known"] > 0, raw.index)
+    drifted = raw["drifted"].astype(float)
+    has_retrieval = drifted.notna().to_numpy()
+    out["query_drifted"] = _boolean(drifted.to_numpy() > 0, has_retrieval, raw.index)
+    budget = raw["over_budget"].astype(float).to_numpy()
+    out["over_budget"] = _boolean(budget > 0, has_retrieval, raw.index)
     out["max_changed_share"] = raw["max_changed"].astype(float)
     out["max_stale_age_days"] = raw["max_age"].astype(float) / 86400.0
     out["top1_score"] = raw["top1"].astype(float)
@@ -322,11 +418,11 @@ def _responses_frame(rows: Sequence[Any], settings: FrameSettings) -> pd.DataFra
     return out[list(RESPONSE_COLUMNS)]
 
 
-def _boolean(values: pd.Series, known: pd.Series) -> pd.Series:
+def _boolean(values: np.ndarray, known: np.ndarray, index: pd.Index) -> pd.Series:
     """``values`` as pandas' nullable boolean, NA where ``known`` is False."""
-    out = pd.array(values.to_numpy(dtype=bool), dtype="boolean")
-    out[~known.to_numpy(dtype=bool)] = pd.NA
-    return pd.Series(out, index=values.index)
+    out = pd.array(np.asarray(values, dtype=bool), dtype="boolean")
+    out[~np.asarray(known, dtype=bool)] = pd.NA
+    return pd.Series(out, index=index)
 
 
 def top_folder(source_id: str) -> str:
@@ -335,39 +431,39 @@ def top_folder(source_id: str) -> str:
     return head if sep else ROOT_FOLDER
 
 
-def _retrieved(conn: Connection, lo: int, hi: int, source: str) -> pd.DataFrame:
-    """One row per (scored response, retrieved chunk). Rows carry the lineage row id only
-    (integers are cheap to fetch); the few distinct lineage rows are joined in pandas."""
-    join = "JOIN" if source == GROUNDING_RAGMON else "LEFT JOIN"
-    pairs = conn.execute(
-        text(
-            "SELECT c.rid, c.position, c.lineage_id FROM responses r "
-            f"{join} response_grounding g ON g.rid = r.rid "
-            "JOIN response_chunks c ON c.rid = r.rid "
-            f"WHERE r.at_us >= :lo AND r.at_us < :hi AND {_scored_clause(source)} "
-            "ORDER BY c.rid, c.position"
-        ),
-        {"lo": lo, "hi": hi},
-    ).fetchall()
-    frame = pd.DataFrame.from_records(pairs, columns=["rid", "position", "lineage_id"])
-    lineage = conn.execute(
-        text(
-            "SELECT l.id, l.chunk_id, l.source_id, l.chunk_class FROM chunk_lineage l "
-            "WHERE l.id IN (SELECT c.lineage_id FROM responses r "
-            "JOIN response_chunks c ON c.rid = r.rid "
-            "WHERE r.at_us >= :lo AND r.at_us < :hi)"
-        ),
-        {"lo": lo, "hi": hi},
-    ).fetchall()
-    table = pd.DataFrame.from_records(
-        lineage, columns=["lineage_id", "chunk_id", "source_id", "chunk_class"]
+def _retrieved(db: _Reader, window: Mapping[str, int], rids: np.ndarray) -> pd.DataFrame:
+    """One row per (scored response, retrieved chunk): the chunks are read by key range
+    (no join, no sort) and kept for the responses in ``rids`` (sorted); their lineage
+    rows are few and looked up by id in numpy."""
+    pairs = db.frame(
+        "SELECT rid, position, lineage_id FROM response_chunks "
+        "WHERE rid BETWEEN :rid_lo AND :rid_hi",
+        window,
     )
-    merged = frame.merge(table, on="lineage_id", how="left", sort=False)
-    merged["rid"] = merged["rid"].astype("int64")
-    merged["position"] = merged["position"].astype("int64")
+    rid = pairs["rid"].to_numpy(dtype=np.int64)
+    keep = np.isin(rid, rids, assume_unique=False)
+    position = pairs["position"].to_numpy(dtype=np.int64)[keep]
+    lineage_id = pairs["lineage_id"].to_numpy(dtype=float, na_value=np.nan)[keep]
+    rid = rid[keep]
+    del pairs
+    table = db.frame(
+        "SELECT l.id AS id, l.chunk_id AS chunk_id, l.source_id AS source_id, "
+        "l.chunk_class AS chunk_class FROM chunk_lineage l "
+        f"WHERE l.id IN (SELECT id FROM {STATE}) ORDER BY l.id"
+    )
+    ids = table["id"].to_numpy(dtype=np.int64)
+    found = ~np.isnan(lineage_id)
+    at = np.searchsorted(ids, np.where(found, lineage_id, 0).astype(np.int64))
+    at = np.minimum(at, max(len(ids) - 1, 0))
+    found &= (ids[at] == np.where(found, lineage_id, -1)) if len(ids) else False
+    out = pd.DataFrame({"rid": rid, "position": position})
     for column in ("chunk_id", "source_id", "chunk_class"):
-        merged[column] = merged[column].astype(object).where(merged[column].notna(), None)
-    return merged[list(RETRIEVED_COLUMNS)]
+        values = np.empty(len(ids) + 1, dtype=object)  # the last slot: no lineage row
+        values[: len(ids)] = table[column].to_numpy(dtype=object)
+        taken = values[np.where(found, at, len(ids))]
+        taken[pd.isna(taken)] = None
+        out[column] = taken
+    return out
 
 
 def latest_documents(history: HistoryStore) -> dict[str, DocState]:
