@@ -3,6 +3,7 @@ against a real freshness run, a real chunking run and a real ingestion."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 
@@ -195,6 +196,16 @@ def test_features_per_response_against_real_runs(tmp_path, embedder, history_url
     finally:
         history.engine.dispose()
 
+    # 5. the fix queue puts the documents behind the most low-grounding answers first:
+    # a.md (r1, r4), about.md (r4), then b.md (r2 was well grounded)
+    queue = json.loads(run_cli("-c", str(world.path), "fix-queue", "--format", "json").output)
+    assert [(i["document"], i["low_grounding"]) for i in queue][:3] == [
+        ("guide/a.md", 2),
+        ("claims/about.md", 1),
+        ("guide/b.md", 0),
+    ]
+    assert {i["document"]: i["retrievals"] for i in queue}["guide/b.md"] == 1
+
     # ragmon's own scores, once the grounding job ran, replace the logged ones
     assert run_cli("-c", str(world.path), "--quiet", "run", "grounding").exit_code == 0
     history = HistoryStore.open(history_url)
@@ -226,3 +237,20 @@ def test_top_folder():
     assert top_folder("guide/a.md") == "guide"
     assert top_folder("a.md") == "."
     assert top_folder("/abs/x/y.md") == "abs"
+
+
+def test_low_grounding_answers_order_the_fix_queue_first():
+    from monitor.freshness.fixqueue import FIX_QUEUE_COLUMNS, FixItem, with_retrievals
+
+    def item(doc, age):
+        return FixItem(document=doc, action="re-embed", reason="r", chunks=1, age_days=age)
+
+    queue = [item("old.md", 30.0), item("new.md", 1.0), item("mid.md", 10.0)]
+    assert with_retrievals(queue, None, None) == queue  # no logs: as stored
+    ordered = with_retrievals(queue, {"old.md": 500, "new.md": 3}, {"new.md": 7, "mid.md": 7})
+    assert [(i.document, i.low_grounding, i.retrievals) for i in ordered] == [
+        ("mid.md", 7, 0),  # as many low answers as new.md, and older
+        ("new.md", 7, 3),
+        ("old.md", 0, 500),
+    ]
+    assert FIX_QUEUE_COLUMNS.index("low_grounding") < FIX_QUEUE_COLUMNS.index("retrievals")
