@@ -148,8 +148,16 @@ def load_frames(
         raw = db.frame(
             _responses_sql(db.dialect, wanted, source), {**window, **_label_params(db, wanted)}
         )
-        retrieved = _retrieved(db, window, np.sort(raw["rid"].to_numpy(dtype=np.int64)))
+        lineage = _Lineage(
+            db.frame(
+                "SELECT l.id AS id, l.chunk_id AS chunk_id, l.source_id AS source_id, "
+                "l.chunk_class AS chunk_class FROM chunk_lineage l "
+                f"WHERE l.id IN (SELECT id FROM {STATE}) ORDER BY l.id"
+            )
+        )
+        retrieved = _retrieved(db, window, raw["rid"].to_numpy(dtype=np.int64), lineage)
         db.execute(f"DROP TABLE {STATE}")
+    raw["top1_source"] = lineage.take("source_id", raw["top1_lineage"])
     return Frames(
         responses=_responses_frame(raw, wanted),
         retrieved=retrieved,
@@ -318,36 +326,31 @@ def _responses_sql(dialect: str, settings: FrameSettings, source: str) -> str:
     true = "TRUE" if dialect == "postgresql" else "1"
     cluster = _label(dialect, "cluster_label") if settings.cluster_by != "day" else "NULL"
     stratum = _label(dialect, "stratum_label") if settings.strata_by else "NULL"
-    # Chunks are summed per response in key order (no sort), then joined with the window's
-    # responses; the first two ranks are looked up by key. A response that retrieved
-    # nothing keeps NULL aggregates.
+    # One pass over the window's responses in key order: each response's chunks are read
+    # by key and summed as the scan goes (no sort, no materialised subquery). A response
+    # that retrieved nothing keeps NULL aggregates. Per-response columns are the same on
+    # each of its rows; max() keeps the query valid where GROUP BY must name them all.
     return f"""
-WITH a AS (
-SELECT c.rid AS rid, count(*) AS n_chunks, CAST(sum(s.classes) AS BIGINT) AS classes,
-  CAST(sum(s.flags) AS BIGINT) AS flags,
-  max(s.changed) AS max_changed, max(s.age) AS max_age
-FROM response_chunks c LEFT JOIN {STATE} s ON s.id = c.lineage_id
-WHERE c.rid BETWEEN :rid_lo AND :rid_hi
-GROUP BY c.rid
-)
-SELECT r.rid AS rid, r.id AS response_id, r.at_us AS at_us,
-  {cluster} AS cluster_label, {stratum} AS stratum_label,
-  g.score AS score, g.band AS band, r.grounding AS logged,
-  CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.query_drifted = {true} THEN 1 ELSE 0 END
+SELECT r.rid AS rid, max(r.id) AS response_id, max(r.at_us) AS at_us,
+  max({cluster}) AS cluster_label, max({stratum}) AS stratum_label,
+  max(g.score) AS score, max(g.band) AS band, max(r.grounding) AS logged,
+  max(CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.query_drifted = {true} THEN 1 ELSE 0 END)
     AS drifted,
-  CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.over_budget = {true} THEN 1 ELSE 0 END
+  max(CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.over_budget = {true} THEN 1 ELSE 0 END)
     AS over_budget,
-  a.n_chunks AS n_chunks, a.classes AS classes, a.flags AS flags,
-  a.max_changed AS max_changed, a.max_age AS max_age,
-  {_score("c0")} AS top1, {_score("c1")} AS top2, l0.source_id AS top1_source
+  count(c.rid) AS n_chunks, CAST(sum(s.classes) AS BIGINT) AS classes,
+  CAST(sum(s.flags) AS BIGINT) AS flags, max(s.changed) AS max_changed, max(s.age) AS max_age,
+  max(CASE WHEN c.position = 0 THEN {_score("c")} END) AS top1,
+  max(CASE WHEN c.position = 1 THEN {_score("c")} END) AS top2,
+  max(CASE WHEN c.position = 0 THEN c.lineage_id END) AS top1_lineage
 FROM responses r
 {"JOIN" if source == GROUNDING_RAGMON else "LEFT JOIN"} response_grounding g ON g.rid = r.rid
 LEFT JOIN response_retrieval rr ON rr.rid = r.rid
-LEFT JOIN a ON a.rid = r.rid
-LEFT JOIN response_chunks c0 ON c0.rid = r.rid AND c0.position = 0
-LEFT JOIN response_chunks c1 ON c1.rid = r.rid AND c1.position = 1
-LEFT JOIN chunk_lineage l0 ON l0.id = c0.lineage_id
-WHERE r.at_us >= :lo AND r.at_us < :hi AND {_scored_clause(source)}
+LEFT JOIN response_chunks c ON c.rid = r.rid
+LEFT JOIN {STATE} s ON s.id = c.lineage_id
+WHERE r.rid BETWEEN :rid_lo AND :rid_hi AND r.at_us >= :lo AND r.at_us < :hi
+  AND {_scored_clause(source)}
+GROUP BY r.rid
 ORDER BY r.rid
 """
 
@@ -431,38 +434,51 @@ def top_folder(source_id: str) -> str:
     return head if sep else ROOT_FOLDER
 
 
-def _retrieved(db: _Reader, window: Mapping[str, int], rids: np.ndarray) -> pd.DataFrame:
+class _Lineage:
+    """The lineage rows of the window, sorted by id, looked up in numpy."""
+
+    def __init__(self, table: pd.DataFrame):
+        self._table = table
+        self._ids = table["id"].to_numpy(dtype=np.int64)
+
+    def take(self, column: str, lineage_ids: Any) -> np.ndarray:
+        """``column`` of each lineage id (None where the id is NULL or unknown)."""
+        wanted = np.asarray(pd.Series(lineage_ids).to_numpy(dtype=float, na_value=np.nan))
+        ids = self._ids
+        found = ~np.isnan(wanted)
+        keys = np.where(found, wanted, -1).astype(np.int64)
+        at = np.searchsorted(ids, keys)
+        if len(ids):
+            at = np.minimum(at, len(ids) - 1)
+            found &= ids[at] == keys
+        else:
+            found[:] = False
+        values = np.empty(len(ids) + 1, dtype=object)  # the last slot: no lineage row
+        values[: len(ids)] = self._table[column].to_numpy(dtype=object)
+        taken = values[np.where(found, at, len(ids))]
+        taken[pd.isna(taken)] = None
+        return taken
+
+
+def _retrieved(
+    db: _Reader, window: Mapping[str, int], rids: np.ndarray, lineage: _Lineage
+) -> pd.DataFrame:
     """One row per (scored response, retrieved chunk): the chunks are read by key range
-    (no join, no sort) and kept for the responses in ``rids`` (sorted); their lineage
-    rows are few and looked up by id in numpy."""
+    (no join, no sort) and kept for the responses in ``rids`` (ascending)."""
     pairs = db.frame(
         "SELECT rid, position, lineage_id FROM response_chunks "
         "WHERE rid BETWEEN :rid_lo AND :rid_hi",
         window,
     )
     rid = pairs["rid"].to_numpy(dtype=np.int64)
-    keep = np.isin(rid, rids, assume_unique=False)
-    position = pairs["position"].to_numpy(dtype=np.int64)[keep]
-    lineage_id = pairs["lineage_id"].to_numpy(dtype=float, na_value=np.nan)[keep]
-    rid = rid[keep]
-    del pairs
-    table = db.frame(
-        "SELECT l.id AS id, l.chunk_id AS chunk_id, l.source_id AS source_id, "
-        "l.chunk_class AS chunk_class FROM chunk_lineage l "
-        f"WHERE l.id IN (SELECT id FROM {STATE}) ORDER BY l.id"
+    keep = np.isin(rid, rids)
+    out = pd.DataFrame(
+        {"rid": rid[keep], "position": pairs["position"].to_numpy(dtype=np.int64)[keep]}
     )
-    ids = table["id"].to_numpy(dtype=np.int64)
-    found = ~np.isnan(lineage_id)
-    at = np.searchsorted(ids, np.where(found, lineage_id, 0).astype(np.int64))
-    at = np.minimum(at, max(len(ids) - 1, 0))
-    found &= (ids[at] == np.where(found, lineage_id, -1)) if len(ids) else False
-    out = pd.DataFrame({"rid": rid, "position": position})
+    lineage_ids = pairs["lineage_id"].to_numpy(dtype=float, na_value=np.nan)[keep]
+    del pairs
     for column in ("chunk_id", "source_id", "chunk_class"):
-        values = np.empty(len(ids) + 1, dtype=object)  # the last slot: no lineage row
-        values[: len(ids)] = table[column].to_numpy(dtype=object)
-        taken = values[np.where(found, at, len(ids))]
-        taken[pd.isna(taken)] = None
-        out[column] = taken
+        out[column] = lineage.take(column, lineage_ids)
     return out
 
 
