@@ -181,18 +181,22 @@ _FLAG_FIELDS = ("conflict_known", "conflict", "quality", "truncated", "mid_sente
 
 
 class _Reader:
-    """Runs the feature queries: SQLite through ADBC (results arrive as Arrow columns, not
-    a Python tuple per row), PostgreSQL through the engine's own psycopg connection."""
+    """Runs the feature queries: a SQLite file through ADBC (results arrive as Arrow
+    columns, not a Python tuple per row), anything else (PostgreSQL, an in-memory SQLite)
+    through the engine's own DB-API connection."""
 
-    def __init__(self, dialect: str, cursor: Any):
+    def __init__(self, dialect: str, cursor: Any, *, arrow: bool = False):
         self.dialect = dialect
         self._cursor = cursor
+        self._arrow = arrow
 
     def _render(self, sql: str, params: Mapping[str, Any]) -> tuple[str, Any]:
-        if self.dialect == "sqlite":
+        if self._arrow:
             # ADBC binds by position from Arrow batches; the values are ours (integers and
             # quoted label paths), so they go in as literals.
             return re.sub(r"(?<!:):(\w+)", lambda m: _literal(params[m.group(1)]), sql), None
+        if self.dialect == "sqlite":
+            return sql, dict(params)  # sqlite3 binds :name itself
         return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), dict(params)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
@@ -201,10 +205,10 @@ class _Reader:
 
     def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         query, bound = self._render(sql, params or {})
-        if self.dialect == "sqlite":
+        if self._arrow:
             self._cursor.execute(query)
             return self._cursor.fetch_arrow_table().to_pandas()
-        self._cursor.execute(query, bound)
+        self._cursor.execute(query, bound) if bound else self._cursor.execute(query)
         names = [d[0] for d in self._cursor.description]
         return pd.DataFrame.from_records(self._cursor.fetchall(), columns=names)
 
@@ -218,11 +222,11 @@ def _literal(value: Any) -> str:
 @contextlib.contextmanager
 def _reader(history: HistoryStore) -> Iterator[_Reader]:
     url = history.engine.url
-    if url.get_backend_name() == "sqlite":
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         import adbc_driver_sqlite.dbapi as adbc
 
-        with adbc.connect(url.database or ":memory:") as lite, lite.cursor() as cursor:
-            yield _Reader("sqlite", cursor)
+        with adbc.connect(url.database) as lite, lite.cursor() as cursor:
+            yield _Reader("sqlite", cursor, arrow=True)
             lite.rollback()
         return
     with history.engine.connect() as conn:
