@@ -181,54 +181,33 @@ _FLAG_FIELDS = ("conflict_known", "conflict", "quality", "truncated", "mid_sente
 
 
 class _Reader:
-    """Runs the feature queries: a SQLite file through ADBC (results arrive as Arrow
-    columns, not a Python tuple per row), anything else (PostgreSQL, an in-memory SQLite)
-    through the engine's own DB-API connection."""
+    """Runs the feature queries on the engine's own DB-API connection, fetching plain
+    tuples (SQLAlchemy's row objects would cost more than the query).
 
-    def __init__(self, dialect: str, cursor: Any, *, arrow: bool = False):
+    Not through a second SQLite library (ADBC's bundled one, which returns Arrow columns
+    and halved the fetch time): two SQLite copies in one process do not see each other's
+    POSIX locks, and the one closing last deleted the WAL under the other's feet."""
+
+    def __init__(self, dialect: str, cursor: Any):
         self.dialect = dialect
         self._cursor = cursor
-        self._arrow = arrow
 
-    def _render(self, sql: str, params: Mapping[str, Any]) -> tuple[str, Any]:
-        if self._arrow:
-            # ADBC binds by position from Arrow batches; the values are ours (integers and
-            # quoted label paths), so they go in as literals.
-            return re.sub(r"(?<!:):(\w+)", lambda m: _literal(params[m.group(1)]), sql), None
+    def _render(self, sql: str, params: Mapping[str, Any]) -> str:
         if self.dialect == "sqlite":
-            return sql, dict(params)  # sqlite3 binds :name itself
-        return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql), dict(params)
+            return sql  # sqlite3 binds :name itself
+        return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        query, bound = self._render(sql, params or {})
-        self._cursor.execute(query, bound) if bound else self._cursor.execute(query)
+        self._cursor.execute(self._render(sql, params or {}), dict(params or {}))
 
     def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        query, bound = self._render(sql, params or {})
-        if self._arrow:
-            self._cursor.execute(query)
-            return self._cursor.fetch_arrow_table().to_pandas()
-        self._cursor.execute(query, bound) if bound else self._cursor.execute(query)
+        self._cursor.execute(self._render(sql, params or {}), dict(params or {}))
         names = [d[0] for d in self._cursor.description]
         return pd.DataFrame.from_records(self._cursor.fetchall(), columns=names)
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError(f"no SQL literal for {value!r}")
-    return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
-
-
 @contextlib.contextmanager
 def _reader(history: HistoryStore) -> Iterator[_Reader]:
-    url = history.engine.url
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        import adbc_driver_sqlite.dbapi as adbc
-
-        with adbc.connect(url.database) as lite, lite.cursor() as cursor:
-            yield _Reader("sqlite", cursor, arrow=True)
-            lite.rollback()
-        return
     with history.engine.connect() as conn:
         dbapi: Any = conn.connection.dbapi_connection
         cursor = dbapi.cursor()
