@@ -4,6 +4,7 @@ the window it loads ends at the newest response."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
@@ -95,5 +96,15 @@ def test_the_window_ends_at_the_newest_response(tmp_path):
         assert frames.grounding_source == "log"
         assert set(frames.retrieved["rid"]) == set(frames.responses["rid"])
         assert len(frames.retrieved) == 6  # two chunks each
+        # Reading the frames leaves the database usable by this process and others
+        # (a second SQLite library in the process once deleted the WAL under the first).
+        with history.engine.begin() as conn:
+            assert conn.exec_driver_sql("UPDATE responses SET feedback = 'seen'").rowcount == 4
+        other = sqlite3.connect(tmp_path / "history.db")
+        assert (
+            other.execute("SELECT count(*) FROM responses WHERE feedback = 'seen'").fetchone()[0]
+            == 4
+        )
+        other.close()
     finally:
         history.engine.dispose()
