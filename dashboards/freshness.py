@@ -38,7 +38,9 @@ class FreshnessSection:
         run, latest = latest_result(data, "freshness", FreshnessResult)
         stored = data.details["freshness"][1] if latest is not None else None
         figures = self._figures(data, latest)
-        queue = with_retrievals(latest.fix_queue, data.retrievals) if latest else []
+        queue = (
+            with_retrievals(latest.fix_queue, data.retrievals, data.low_grounding) if latest else []
+        )
         # The embedding check is the daily `embeddings` job's; its panel sits here.
         _checked_run, checked = latest_result(data, "embeddings", EmbeddingsResult)
         embeddings = checked.embedding if checked is not None else None

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from dashboards.model import AlertView, JobHealth, ReportData
 from monitor.history import HistoryStore
 from monitor.history.queries import jobs_seen, latest_details, points_since, runs_since
-from monitor.history.responses import document_retrievals
+from monitor.history.responses import document_retrievals, low_grounding_by_document
 from monitor.logs.values import epoch_us
 
 RETRIEVAL_WINDOW = timedelta(days=7)
@@ -23,6 +23,8 @@ def load_report_data(
     now: datetime,
     health: Sequence[JobHealth] = (),
     alerts: Sequence[AlertView] = (),
+    low_bands: Sequence[str] = ("disclaim", "partial", "escalate"),
+    low_below: float = 0.8,
 ) -> ReportData:
     """Runs and figures since ``since``, plus the last result of every job."""
     details = {}
@@ -38,6 +40,12 @@ def load_report_data(
         points=points_since(history, since),
         details=details,
         retrievals=document_retrievals(history, since_us=epoch_us(now - RETRIEVAL_WINDOW)),
+        low_grounding=low_grounding_by_document(
+            history,
+            since_us=epoch_us(now - RETRIEVAL_WINDOW),
+            low_bands=low_bands,
+            low_below=low_below,
+        ),
         health=list(health),
         alerts=list(alerts),
     )

@@ -65,6 +65,9 @@ class ReportData:
     retrievals: dict[str, int] | None = None
     """Retrievals per source document over the last week, from the response logs (None
     while no logs were ingested)."""
+    low_grounding: dict[str, int] | None = None
+    """Low-grounding answers per source document over the same week (None while no logs
+    were ingested): the fix queue's first ordering key."""
 
     def series(self, name: str, **labels: str) -> list[Point]:
         """Points of one figure whose labels include ``labels``, oldest first."""

@@ -85,21 +85,28 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
     from monitor.chunking.prefetch import prefetched
     from monitor.chunking.results import to_run_result
     from monitor.chunking.snapshot import ChunkingResult
+    from monitor.chunking.stored import save_quality
+    from monitor.history.store import utcnow
+    from monitor.logs.values import epoch_us
     from monitor.provenance import MetadataMapping
     from monitor.stores import describe_store, open_store
 
     settings = config.chunking_quality
     tokenizer = _tokenizer(config)
+    ids: list[str] = []
     with open_store(config.store) as store, progress_bar(quiet) as bar:
         total = store.count()
         task = bar.add_task("measuring chunks", total=total)
 
         def pages() -> Iterator[list[Chunk]]:
             for page in prefetched(store.pages()):
+                ids.extend(c.id for c in page)
                 yield page
                 bar.advance(task, len(page))
 
         table = scan(pages(), tokenizer, settings, MetadataMapping(config.mapping), expected=total)
+    saved = save_quality(history, ids, table, run_id=_running(history), now_us=epoch_us(utcnow()))
+    log.info("chunk flags of %d chunks stored for correlation", saved)
     current = snapshot(
         table,
         settings,
@@ -120,6 +127,15 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
         reference_note=note,
     )
     return to_run_result(result, settings, pin=pin)
+
+
+def _running(history: HistoryStore) -> int | None:
+    """The id of this job's run in progress (the runner records it before the job starts);
+    None when the job is called outside the runner."""
+    from monitor.records import RunStatus
+
+    newest = history.runs(JOB, limit=1)
+    return newest[0].id if newest and newest[0].status == RunStatus.RUNNING else None
 
 
 def _tokenizer(config: Config) -> WindowTokenizer:

@@ -32,6 +32,7 @@ JOB_MODULES: tuple[str, ...] = (
     "jobs.relevance",
     "jobs.ingest_logs",
     "jobs.grounding",
+    "jobs.correlate",
     "jobs.report",
     "jobs.alerts",
 )

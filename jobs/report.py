@@ -43,6 +43,7 @@ def build_report(
     """Render the report of the last ``since`` (default `[report] since_days`)."""
     from dashboards.frame import write_report
     from dashboards.load import load_report_data
+    from jobs.setup import low_bands
 
     now = now or clock.now()
     window = since or timedelta(days=config.report.since_days)
@@ -53,6 +54,8 @@ def build_report(
         now=now,
         health=job_health(config, history, now=now),
         alerts=alert_views(config, history),
+        low_bands=low_bands(config),
+        low_below=config.grounding.bands.cite,
     )
     return write_report(data, out_dir or config.report.out_dir)
 

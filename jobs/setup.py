@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from monitor.freshness.fixqueue import FixItem
 
 SAMPLE_SIZE = 200
+LOW_BANDS = ("disclaim", "partial", "escalate")
+"""Grounding bands of a low answer when the config has no ``[correlation] low_bands``."""
 
 
 def render_config(
@@ -216,9 +218,21 @@ def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -
 
     from monitor.freshness.fixqueue import with_retrievals
     from monitor.freshness.results import FreshnessResult
-    from monitor.history.responses import document_retrievals
+    from monitor.history.responses import document_retrievals, low_grounding_by_document
     from monitor.logs.values import epoch_us
 
-    since = clock.now() - timedelta(days=config.logs.window_days)
-    counts = document_retrievals(history, since_us=epoch_us(since))
-    return with_retrievals(FreshnessResult.from_json(details).fix_queue, counts)
+    since = epoch_us(clock.now() - timedelta(days=config.logs.window_days))
+    counts = document_retrievals(history, since_us=since)
+    low = low_grounding_by_document(
+        history,
+        since_us=since,
+        low_bands=low_bands(config),
+        low_below=config.grounding.bands.cite,
+    )
+    return with_retrievals(FreshnessResult.from_json(details).fix_queue, counts, low)
+
+
+def low_bands(config: Config) -> tuple[str, ...]:
+    """The grounding bands that make an answer low (``[correlation] low_bands``)."""
+    section = getattr(config, "correlation", None)
+    return tuple(section.low_bands) if section is not None else LOW_BANDS

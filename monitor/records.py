@@ -365,3 +365,10 @@ class ChunkLineage:
     current_version: str | None = None
     """The source's version at the audit: ``sha256:...``; None when the source is gone."""
     freshness_run: int | None = None
+    changed_share: float | None = None
+    """Share of the chunk's text changed in its source (chunks stale by ``edited``)."""
+    stale_age_s: float | None = None
+    """Seconds the chunk's document had changed before the audit without being re-embedded
+    (its stalest chunk's age; None for documents that are not stale)."""
+    in_conflict: bool | None = None
+    """The chunk's document is in a conflicting-duplicates group; None without an audit."""

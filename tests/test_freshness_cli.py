@@ -92,6 +92,7 @@ def test_fix_queue_as_json_and_csv(tmp_path, embedder):
         "chunks",
         "age_days",
         "changed_share",
+        "low_grounding",
         "retrievals",
         "target",
         "reason",

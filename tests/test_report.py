@@ -70,7 +70,7 @@ def test_report_files_and_json(populated):
     assert 'id="alerts"' in html and "stale-share" in html
     csv_text = (files.index.parent / "fix-queue.csv").read_text()
     assert csv_text.splitlines()[0] == (
-        "document,action,chunks,age_days,changed_share,retrievals,target,reason"
+        "document,action,chunks,age_days,changed_share,low_grounding,retrievals,target,reason"
     )
     assert "a.md,delete" in csv_text
 

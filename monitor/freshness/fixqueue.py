@@ -1,8 +1,9 @@
 """The fix queue: per document, the one action that brings the store back in line.
 
 Built from an audit (`fix_queue`), stored inside `FreshnessResult`, and shown by
-`ragmon fix-queue` (table, JSON, CSV) and the report, with the retrievals of the
-response logs filled in when there are any (`with_retrievals`).
+`ragmon fix-queue` (table, JSON, CSV) and the report, with the retrievals and the
+low-grounding answers of the response logs filled in when there are any
+(`with_retrievals`): then the documents behind the most low-grounding answers come first.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class FixItem:
     age_days: float | None
     retrievals: int | None = None
     """How often its chunks were retrieved (once response logs are configured)."""
+    low_grounding: int | None = None
+    """Low-grounding answers that retrieved one of its chunks (once response logs are
+    configured): the queue's first ordering key, since fixing these touches them."""
     target: str | None = None
     """For ``re-point``: the document's new path."""
     changed_share: float | None = None
@@ -58,6 +62,7 @@ FIX_QUEUE_COLUMNS = (
     "chunks",
     "age_days",
     "changed_share",
+    "low_grounding",
     "retrievals",
     "target",
     "reason",
@@ -66,14 +71,36 @@ FIX_QUEUE_COLUMNS = (
 assert set(FIX_QUEUE_COLUMNS) == {f.name for f in fields(FixItem)}
 
 
-def with_retrievals(queue: Sequence[FixItem], counts: Mapping[str, int] | None) -> list[FixItem]:
-    """``queue`` with each document's retrievals from the response logs (``counts``; None
-    when no logs were ever ingested): oldest first as before, most retrieved first among
-    equals."""
-    if counts is None:
+def with_retrievals(
+    queue: Sequence[FixItem],
+    counts: Mapping[str, int] | None,
+    low_grounding: Mapping[str, int] | None = None,
+) -> list[FixItem]:
+    """``queue`` with each document's retrievals (``counts``) and low-grounding answers
+    (``low_grounding``) from the response logs; each None when no logs were ever ingested.
+
+    With logs, the documents behind the most low-grounding answers come first, then the
+    oldest, then the most retrieved; without, the oldest first as before."""
+    if counts is None and low_grounding is None:
         return list(queue)
-    items = [replace(item, retrievals=counts.get(item.document, 0)) for item in queue]
-    items.sort(key=lambda i: (-(i.age_days or 0), -(i.retrievals or 0), i.document))
+    items = [
+        replace(
+            item,
+            retrievals=counts.get(item.document, 0) if counts is not None else None,
+            low_grounding=(
+                low_grounding.get(item.document, 0) if low_grounding is not None else None
+            ),
+        )
+        for item in queue
+    ]
+    items.sort(
+        key=lambda i: (
+            -(i.low_grounding or 0),
+            -(i.age_days or 0),
+            -(i.retrievals or 0),
+            i.document,
+        )
+    )
     return items
 
 

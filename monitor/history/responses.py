@@ -236,11 +236,15 @@ def _lineage_ids(
                     item.source_id,
                     item.source_version,
                     item.current_version,
+                    item.changed_share,
+                    item.stale_age_s,
+                    item.in_conflict,
                 )
             )
         conn.exec_driver_sql(
             "INSERT INTO chunk_lineage (id, chunk_id, freshness_run, chunk_class, source_id, "
-            f"source_version, current_version) VALUES ({_marks(conn, 7)})",
+            "source_version, current_version, changed_share, stale_age_s, in_conflict) "
+            f"VALUES ({_marks(conn, 10)})",
             rows,
         )
     return ids
@@ -428,3 +432,35 @@ def document_retrievals(history: HistoryStore, *, since_us: int) -> dict[str, in
     if counts or response_count(history) > 0:
         return counts
     return None
+
+
+def low_grounding_by_document(
+    history: HistoryStore,
+    *,
+    since_us: int,
+    low_bands: Sequence[str] = ("disclaim", "partial", "escalate"),
+    low_below: float = 0.8,
+) -> dict[str, int] | None:
+    """Low-grounding answers since ``since_us`` per source document they retrieved a chunk
+    of (each answer counted once per document); None while no response was ever ingested.
+
+    An answer is low when ragmon scored it into one of ``low_bands``, or, not scored, when
+    the application logged a grounding below ``low_below``. Counted by the database.
+    """
+    if not response_count(history):
+        return None
+    bands = tuple(dict.fromkeys(low_bands)) or ("",)
+    with history.engine.connect() as conn:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        rows = conn.exec_driver_sql(
+            "SELECT l.source_id, count(DISTINCT r.rid) FROM responses r "
+            "JOIN response_chunks c ON c.rid = r.rid "
+            "JOIN chunk_lineage l ON l.id = c.lineage_id "
+            "LEFT JOIN response_grounding g ON g.rid = r.rid AND g.status = 'scored' "
+            f"WHERE r.at_us >= {mark} AND l.source_id IS NOT NULL AND ("
+            f"g.band IN ({', '.join([mark] * len(bands))}) "
+            f"OR (g.rid IS NULL AND r.grounding < {mark})) "
+            "GROUP BY l.source_id",
+            (since_us, *bands, low_below),
+        )
+        return {str(source): int(n) for source, n in rows}

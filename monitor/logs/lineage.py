@@ -4,7 +4,9 @@ The audit's stored result lists, per non-fresh document, its chunk ids per class
 chunks are only counted. So a chunk id is classed as listed; a chunk the store still holds
 and that is not listed is fresh, unless it was embedded after the audit (``unknown``); a
 chunk id the store does not hold is ``unknown_chunk``. Sources and versions come from the
-chunk's metadata (through the provenance mapping) and the audit's source hashes.
+chunk's metadata (through the provenance mapping) and the audit's source hashes. The
+edit size of a chunk stale by ``edited``, its document's staleness age and whether its
+document is in a conflicting-duplicates group come from the same result.
 """
 
 from __future__ import annotations
@@ -45,14 +47,22 @@ class Lineage:
         self._resolve = resolve or (lambda s: s)
         self._listed: dict[str, tuple[str, str]] = {}
         self._audited_at: datetime | None = None
+        self._edits: dict[str, float] = {}
+        self._ages: dict[str, float] = {}
+        self._conflicted: set[str] | None = None
         if audit is not None:
             for doc, verdict in audit.by_document.items():
                 for cls, ids in verdict.chunk_ids.items():
                     for cid in ids:
                         self._listed[cid] = (cls.value, doc)
+                for cid, edit in verdict.edits.items():
+                    self._edits[cid] = edit.changed_share
+                if verdict.stale_age_seconds is not None:
+                    self._ages[doc] = verdict.stale_age_seconds
             for cid in audit.untraceable:
                 self._listed[cid] = ("untraceable", "")
             self._audited_at = audit.audited_at
+            self._conflicted = {v.source_id for g in audit.conflicts for v in g.voices}
         self._known: dict[str, ChunkLineage] = {}
 
     @classmethod
@@ -125,4 +135,9 @@ class Lineage:
             source_version=source_version,
             current_version=f"sha256:{stamp.sha256}" if stamp is not None else None,
             freshness_run=self.run_id,
+            changed_share=self._edits.get(cid),
+            stale_age_s=self._ages.get(source) if source else None,
+            in_conflict=(
+                None if self._conflicted is None or source is None else source in self._conflicted
+            ),
         )

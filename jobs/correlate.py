@@ -1,0 +1,138 @@
+"""The `correlate` job: which upstream problems the low-grounding answers come from."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from jobs.registry import register
+from monitor.alerts.builtin import BuiltinRule
+from monitor.config import Config
+from monitor.history import HistoryStore
+from monitor.records import Metric, RunResult, RunStatus
+
+if TYPE_CHECKING:
+    from monitor.correlation.features import Frames
+
+log = logging.getLogger(__name__)
+JOB = "correlate"
+WINDOW_DAYS = 30
+"""Days analysed when the config has no ``[correlation] window_days``."""
+EMPTY_SCHEMA = "ragmon.correlation-empty/1"
+"""The details of a run that found no scored response to analyse."""
+
+RULES = (
+    BuiltinRule(
+        name="stale-drives-grounding",
+        metric="correlation_any_stale_finding_diff",
+        op="<=",
+        threshold=-0.1,
+        finding_kinds=("correlation",),
+        description="Answers that retrieved a stale chunk are grounded at least 0.1 worse "
+        "than the rest, and the difference is significant after correcting for every "
+        "feature tested: stale content is driving low grounding (an association in the "
+        "logs, not proof of cause). Re-embed the hotspot documents first.",
+    ),
+)
+"""The correlation signal's built-in alert rule (a warning, no gate). Its threshold is
+minus ``[correlation] min_effect``'s default; override it in ``[[alerts.rules]]``."""
+
+
+@register(
+    JOB,
+    schedule="15 4 * * *",
+    after=("chunking", "relevance", "grounding"),
+    signal=True,
+    rules=RULES,
+)
+def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
+    """Correlation: each upstream feature's association with grounding, hotspots, lags."""
+    window = analysis_window(config, history)
+    if window is None:
+        return _not_enough(None, "no response with a grounding score was ever ingested")
+    since, until = window
+    frames = load_window(config, history, since=since, until=until)
+    if frames.responses.empty:
+        return _not_enough(
+            window, f"no response with a grounding score between {since:%Y-%m-%d} and {until}"
+        )
+    # monitor.correlation.stats / .results are the analysis' modules (written apart from
+    # this job); imported by name so this module type-checks with or without them.
+    stats = importlib.import_module("monitor.correlation.stats")
+    results = importlib.import_module("monitor.correlation.results")
+    figures, findings = results.figures, results.findings
+    result = stats.analyse(
+        frames.responses,
+        frames.retrieved,
+        correlation_settings(config),
+        documents=frames.documents,
+        grounding_source=frames.grounding_source,
+        since=since,
+        until=until,
+    )
+    found = findings(result)
+    metrics = [Metric(name=name, value=value) for name, value in figures(result).items()]
+    summary = (
+        f"{result.n_responses} responses ({result.n_low} low-grounding, "
+        f"{frames.grounding_source} scores) from {since:%Y-%m-%d} to {until:%Y-%m-%d}: "
+        f"{len(found)} finding(s)"
+    )
+    return RunResult(
+        status=RunStatus.OK,  # no gate: the rule alerts, the exit code stays 0
+        summary=summary,
+        metrics=tuple(metrics),
+        findings=tuple(found),
+        details=result.to_json(),
+    )
+
+
+def correlation_settings(config: Config) -> Any:
+    """The ``[correlation]`` settings (`CorrelationSettings`)."""
+    section = getattr(config, "correlation", None)
+    if section is not None:
+        return section
+    return importlib.import_module("monitor.correlation.settings").CorrelationSettings()
+
+
+def _window_days(config: Config) -> int:
+    section = getattr(config, "correlation", None)
+    return int(section.window_days) if section is not None else WINDOW_DAYS
+
+
+def analysis_window(config: Config, history: HistoryStore) -> tuple[datetime, datetime] | None:
+    """``window_days`` days ending just after the newest stored response; None without
+    responses."""
+    from sqlalchemy import func, select
+
+    from monitor.history.models import ResponseRow
+
+    with history.session() as session:
+        newest = session.scalar(select(func.max(ResponseRow.at_us)))
+    if newest is None:
+        return None
+    until = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(newest) + 1)
+    return until - timedelta(days=_window_days(config)), until
+
+
+def load_window(
+    config: Config, history: HistoryStore, *, since: datetime, until: datetime
+) -> Frames:
+    """The frames of ``[since, until)`` (`monitor.correlation.features.load_frames`)."""
+    from monitor.correlation.features import load_frames
+
+    return load_frames(history, config, since=since, until=until)
+
+
+def _not_enough(window: tuple[datetime, datetime] | None, why: str) -> RunResult:
+    """A normal run with nothing to analyse: exit 0, no figures."""
+    details: dict[str, Any] = {"schema": EMPTY_SCHEMA, "status": "not_enough_data", "note": why}
+    if window is not None:
+        details["window"] = {"since": window[0].isoformat(), "until": window[1].isoformat()}
+    return RunResult(
+        status=RunStatus.OK,
+        summary=f"not enough data: {why}",
+        metrics=(Metric(name="correlation_responses", value=0.0),),
+        details=details,
+    )

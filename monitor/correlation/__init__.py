@@ -1,0 +1,1 @@
+"""Correlation: which upstream problems the low-grounding answers come from."""
