@@ -14,8 +14,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from monitor.correlation.stats import BINARY_FEATURES
-
 START = datetime(2026, 10, 1, tzinfo=UTC)
 K = 5
 """Chunks retrieved per answer."""
@@ -96,10 +94,10 @@ def generate(
     daily_stale = rng.uniform(0.05, 0.6, days)
     if lagged_stale is not None:
         stale_flags = rng.random((n, K)) < daily_stale[day_index][:, None] / K * 2
-        share_stale = stale_flags.mean(axis=1)
-    else:
+    elif stale_docs:
         stale_flags = stale[retrieved_docs]
-        share_stale = stale_flags.mean(axis=1)
+    else:
+        stale_flags = _chunk_flags(rng, day_index, days)
     any_stale = stale_flags.any(axis=1)
     grounding = base + day_effect[day_index] + rng.normal(0.0, noise_sd, n)
     grounding -= stale_effect * any_stale
@@ -123,21 +121,22 @@ def generate(
     }
     frame["cluster"] = frame["day"]
     frame["stratum"] = [f"topic{t}" for t in topic] if topics else None
-    for name in BINARY_FEATURES:
-        if name == "any_stale" and (stale_docs or lagged_stale is not None):
-            frame[name] = pd.array(any_stale, dtype="boolean")
-        else:
-            frame[name] = pd.array(_daily_bernoulli(rng, day_index, days), dtype="boolean")
-    frame["share_stale"] = (
-        share_stale
-        if stale_docs or lagged_stale is not None
-        else rng.binomial(K, rng.beta(2, 8, days)[day_index]) / K
-    )
-    for name in ("share_orphaned", "share_moved", "share_suspect"):
-        frame[name] = rng.binomial(K, rng.beta(1, 12, days)[day_index]) / K
-    frame["max_changed_share"] = rng.uniform(0, 1, n) * (rng.random(n) < 0.3)
+    # Per retrieved chunk, each problem with its own prevalence per day; the features
+    # follow from the chunks, as the contract defines them.
+    chunks = {"stale": stale_flags}
+    for state in ("orphaned", "moved", "suspect", "truncated", "mid_sentence", "junk"):
+        chunks[state] = _chunk_flags(rng, day_index, days)
+    for state, flags in chunks.items():
+        frame[f"any_{state}"] = pd.array(flags.any(axis=1), dtype="boolean")
+    bad_cut = chunks["truncated"] | chunks["mid_sentence"] | chunks["junk"]
+    frame["any_bad_cut"] = pd.array(bad_cut.any(axis=1), dtype="boolean")
+    for name in ("any_conflict", "query_drifted", "over_budget"):
+        frame[name] = pd.array(_daily_bernoulli(rng, day_index, days), dtype="boolean")
+    for state in ("stale", "orphaned", "moved", "suspect"):
+        frame[f"share_{state}"] = chunks[state].mean(axis=1)
+    frame["max_changed_share"] = np.where(any_stale, rng.uniform(0.02, 1, n), np.nan)
     frame["max_stale_age_days"] = np.where(
-        frame["share_stale"] > 0, rng.exponential(5 + 10 * rng.random(days)[day_index]), np.nan
+        any_stale, rng.exponential(5 + 10 * rng.random(days)[day_index]), np.nan
     )
     frame["top1_score"] = 0.6 + rng.normal(0, 0.05, days)[day_index] + rng.normal(0, 0.08, n)
     frame["margin"] = np.abs(rng.normal(0.05, 0.04, n))
@@ -161,6 +160,12 @@ def generate(
         for i, name in enumerate(stale_names)
     }
     return Frames(responses, retrieved, documents, stale_names)
+
+
+def _chunk_flags(rng: np.random.Generator, day_index: np.ndarray, days: int) -> np.ndarray:
+    """Per answer and retrieved chunk: a problem whose prevalence swings per day (about 5%
+    of chunks on average, so about 22% of answers retrieve at least one)."""
+    return rng.random((day_index.size, K)) < rng.beta(1, 20, days)[day_index][:, None]
 
 
 def _daily_bernoulli(rng: np.random.Generator, day_index: np.ndarray, days: int) -> np.ndarray:

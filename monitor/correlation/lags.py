@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from monitor.correlation.clusters import numeric
 from monitor.correlation.results import DayGrounding, Lag
 from monitor.correlation.settings import CorrelationSettings
 
@@ -30,26 +31,19 @@ def daily_grounding(responses: pd.DataFrame) -> tuple[DayGrounding, ...]:
     """Responses, mean grounding and share of low answers per UTC day."""
     if "day" not in responses or not len(responses):
         return ()
-    frame = responses.assign(low=responses["low"].fillna(False).astype(bool))
-    per_day = frame.groupby("day", sort=True).agg(
-        responses=("grounding", "size"),
-        mean_grounding=("grounding", "mean"),
-        low_share=("low", "mean"),
-    )
+    days, code = _days(responses)
+    count = np.bincount(code, minlength=len(days))
+    grounding = np.bincount(code, weights=responses["grounding"].to_numpy(float))
+    low = np.bincount(code, weights=responses["low"].fillna(False).to_numpy(dtype=float))
     return tuple(
         DayGrounding(
-            day=str(day),
+            day=day,
             responses=int(n),
-            mean_grounding=round(float(mean), 6),
-            low_share=round(float(low), 6),
+            mean_grounding=round(float(g / n), 6),
+            low_share=round(float(lo / n), 6),
         )
-        for day, n, mean, low in zip(
-            per_day.index,
-            per_day["responses"].to_numpy(),
-            per_day["mean_grounding"].to_numpy(),
-            per_day["low_share"].to_numpy(),
-            strict=True,
-        )
+        for day, n, g, lo in zip(days, count, grounding, low, strict=True)
+        if n
     )
 
 
@@ -61,18 +55,21 @@ def lags(
 
     if "day" not in responses or not len(responses):
         return ()
-    day = responses["day"].astype(str)
-    days = sorted(day.unique())
+    days, code = _days(responses)
     calendar = [
         d.strftime("%Y-%m-%d") for d in pd.date_range(days[0], days[-1], freq="D", tz="UTC")
     ]
-    grounding = responses["grounding"].groupby(day).mean().reindex(calendar).to_numpy(float)
+    # Days without answers stay NaN, so a lag is always counted in calendar days.
+    position = np.searchsorted(calendar, days)
     present = [name for name in features if name in responses]
-    # One group-by for every feature: a binary feature's daily mean is its daily share.
-    values = pd.DataFrame(
-        {name: responses[name].astype("Float64").astype(float) for name in present}
+    grounding = _daily_means(responses["grounding"].to_numpy(float), code, position, calendar)
+    daily = (
+        np.column_stack(
+            [_daily_means(numeric(responses[name]), code, position, calendar) for name in present]
+        )
+        if present
+        else np.empty((len(calendar), 0))
     )
-    daily = values.groupby(day.to_numpy()).mean().reindex(calendar).to_numpy(float)
     rhos, pairs = _lagged_rhos(daily, grounding, settings.max_lag_days)
     out = []
     for j, name in enumerate(present):
@@ -100,6 +97,26 @@ def lags(
             )
         )
     return tuple(out)
+
+
+def _days(responses: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The distinct days, sorted, and each response's index into them."""
+    import pandas as pd
+
+    code, uniques = pd.factorize(responses["day"].astype(str), sort=True)
+    return [str(d) for d in uniques], np.asarray(code)
+
+
+def _daily_means(
+    values: np.ndarray, code: np.ndarray, position: np.ndarray, calendar: list[str]
+) -> np.ndarray:
+    known = np.isfinite(values)
+    total = np.bincount(code[known], weights=values[known], minlength=position.size)
+    count = np.bincount(code[known], minlength=position.size)
+    out = np.full(len(calendar), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[position] = np.where(count > 0, total / count, np.nan)
+    return out
 
 
 def _lagged_rhos(
