@@ -168,6 +168,14 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
 def ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks, ties given their average rank (scipy's ``rankdata``, without its
     per-call overhead, which dominates on short daily series)."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return np.asarray(((ends - counts + 1 + ends) / 2.0)[inverse])
+    n = values.size
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.empty(n, dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, n))
+    out = np.empty(n)
+    out[order] = np.repeat(starts + (counts + 1) / 2.0, counts)
+    return out

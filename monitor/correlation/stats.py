@@ -299,7 +299,7 @@ def _base(
         n=int(known.sum()),
         n_with=int(with_.sum()),
         n_without=int(without.sum()),
-        clusters=int(np.unique(data.cluster[known]).size),
+        clusters=int(np.count_nonzero(np.bincount(data.cluster[known], minlength=data.clusters))),
     )
 
 
