@@ -223,3 +223,19 @@ def test_config_section_defaults_and_bad_values(tmp_path):
         config_from_dict(
             {**base, "correlation": {"max_lag_days": 14, "min_lag_days": 14}}, base_dir=tmp_path
         )
+
+
+def test_no_answers_or_bare_columns_give_a_result_not_a_crash():
+    frames = generate(np.random.default_rng(0), days=3, per_day=5)
+    empty = analyse(frames.responses.iloc[:0], frames.retrieved.iloc[:0], SETTINGS, documents={})
+    assert (empty.n_responses, empty.hotspots, empty.lags, empty.daily) == (0, (), (), ())
+    assert {f.status for f in empty.features} == {EffectStatus.NOT_MEASURED}
+    assert empty.attribution is not None and empty.attribution.status == "not_measured"
+    assert findings(empty) == [] and figures(empty)["correlation_findings"] == 0
+
+    bare = pd.DataFrame({"rid": [1, 2, 3], "grounding": [0.1, 0.9, 0.5], "day": ["2026-11-01"] * 3})
+    result = analyse(
+        bare, pd.DataFrame({"rid": [1, 9], "source_id": [None, "a.md"]}), SETTINGS, documents={}
+    )
+    assert result.n_low == 2 and result.hotspots == ()
+    assert result.daily[0].low_share == round(2 / 3, 6)

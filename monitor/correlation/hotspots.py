@@ -29,20 +29,17 @@ def hotspots(
     retrieved: pd.DataFrame,
     documents: Mapping[str, Any],
     *,
+    low: np.ndarray,
     keep: int = KEEP,
 ) -> tuple[tuple[Hotspot, ...], int]:
-    """The top ``keep`` documents by low-grounding answers, and how many documents any
-    low-grounding answer retrieved. ``documents`` gives each listed document's freshness
-    ``status``, fix-queue ``action`` and ``fix_rank``."""
+    """The top ``keep`` documents by ``low``-grounding answers (one flag per row of
+    ``responses``), and how many documents any low-grounding answer retrieved.
+    ``documents`` gives each listed document's freshness ``status``, fix-queue
+    ``action`` and ``fix_rank``."""
     import pandas as pd
 
     if not len(responses) or not len(retrieved) or "source_id" not in retrieved:
         return (), 0
-    low = (
-        responses["low"].fillna(False).to_numpy(dtype=bool)
-        if "low" in responses
-        else responses["grounding"].to_numpy() < 0.8
-    )
     n_low = int(low.sum())
     if n_low == 0:
         return (), 0
@@ -51,7 +48,8 @@ def hotspots(
     valid = (response >= 0) & (doc >= 0)
     d = len(names)
     pairs = np.sort(response[valid].astype(np.int64) * d + doc[valid])
-    pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]  # np.unique hashes: slower
+    if pairs.size:
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])]  # np.unique hashes: slower
     pair_response, pair_doc = pairs // d, pairs % d
     pair_low = low[pair_response]
     answers = np.bincount(pair_doc, minlength=d)

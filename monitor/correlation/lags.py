@@ -27,14 +27,14 @@ TOO_SHORT = "history too short"
 MIN_PAIRS = 3
 
 
-def daily_grounding(responses: pd.DataFrame) -> tuple[DayGrounding, ...]:
-    """Responses, mean grounding and share of low answers per UTC day."""
+def daily_grounding(responses: pd.DataFrame, low: np.ndarray) -> tuple[DayGrounding, ...]:
+    """Responses, mean grounding and share of ``low`` answers per UTC day."""
     if "day" not in responses or not len(responses):
         return ()
     days, code = _days(responses)
     count = np.bincount(code, minlength=len(days))
     grounding = np.bincount(code, weights=responses["grounding"].to_numpy(float))
-    low = np.bincount(code, weights=responses["low"].fillna(False).to_numpy(dtype=float))
+    low_count = np.bincount(code, weights=low.astype(np.float64), minlength=len(days))
     return tuple(
         DayGrounding(
             day=day,
@@ -42,7 +42,7 @@ def daily_grounding(responses: pd.DataFrame) -> tuple[DayGrounding, ...]:
             mean_grounding=round(float(g / n), 6),
             low_share=round(float(lo / n), 6),
         )
-        for day, n, g, lo in zip(days, count, grounding, low, strict=True)
+        for day, n, g, lo in zip(days, count, grounding, low_count, strict=True)
         if n
     )
 

@@ -119,7 +119,7 @@ def analyse(
     features = _adjust([f for f in finished if isinstance(f, FeatureEffect)], settings.alpha)
     attribution_record = attribution.finish() if isinstance(attribution, Plan) else attribution
     assert isinstance(attribution_record, Attribution)
-    found_hotspots, hotspot_total = hotspots(responses, retrieved, documents)
+    found_hotspots, hotspot_total = hotspots(responses, retrieved, documents, low=data.low)
     at = responses["at"] if "at" in responses and len(responses) else None
     return CorrelationResult(
         window=Window(
@@ -144,7 +144,7 @@ def analyse(
         lags=lags(responses, [f.name for f in features], settings),
         max_lag_days=settings.max_lag_days,
         min_lag_days=settings.min_lag_days,
-        daily=daily_grounding(responses),
+        daily=daily_grounding(responses, data.low),
         notes=data.notes,
     )
 
