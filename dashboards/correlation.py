@@ -56,6 +56,8 @@ class CorrelationSection:
             label=_label,
             pct=_pct,
             fixed=_fixed,
+            pvalue=_pvalue,
+            either=_either,
         )
         harmful = any(f.kind == "binary" and (f.diff or 0) < 0 for f in found)
         light = Light.GREY
@@ -299,6 +301,18 @@ def _label(name: str) -> str:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _either(features: tuple[str, ...]) -> str:
+    """("any_stale", "any_orphaned", "any_bad_cut") -> "stale, orphaned or badly cut"."""
+    words = [f.removeprefix("any_").replace("bad_cut", "badly cut") for f in features]
+    return " or ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
+
+
+def _pvalue(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _fixed(value: float | None, digits: int = 2, signed: bool = False) -> str:

@@ -96,6 +96,16 @@ def test_section_draws_the_stored_result_with_n_wording_escaping_and_fix_queue_l
     share = round(result.hotspots[4].cumulative_share_of_low * 100)
     assert f"Fixing these 5 documents touches {share}% of the" in " ".join(summary.split())
 
+    flat = " ".join(page.split())
+    a = result.attribution
+    assert a is not None and a.lift is not None
+    assert (
+        f"retrieved at least one stale, orphaned or badly cut chunk, against "
+        f"{round(a.share_rest * 100)}% ({a.flagged_rest:,} of {a.n_rest:,}) of the rest: "
+        f"a lift of {a.lift:.2f}"
+    ) in flat
+    assert "&lt; 0.001" in page  # the smallest p a thousand sign flips can give
+
     (card,) = [s for s in data["overview"]["signals"] if s["signal"] == "correlate"]
     assert card["light"] == "amber" and card["anchor"] == "correlation"
     assert card["headlines"][0]["value"] == 1 + sum(
