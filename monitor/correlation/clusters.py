@@ -41,7 +41,7 @@ class ClusterData:
                 raise ValueError(f"the responses frame has no column {column!r}")
         grounding = responses["grounding"].to_numpy(dtype=np.float64)
         if "low" in responses:
-            low = responses["low"].fillna(False).to_numpy(dtype=bool)
+            low = np.nan_to_num(numeric(responses["low"])) != 0  # unknown: not low
         else:
             low = grounding < 0.8
         cluster_column = "cluster" if "cluster" in responses else "day"
