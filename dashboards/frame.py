@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dashboards.anchors import fix_row_id
 from dashboards.model import AlertView, Light, ReportData, Section, SectionOutput
 from dashboards.registry import sections
 from monitor.errors import OutputError
@@ -45,6 +46,7 @@ def environment() -> Any:
     )
     env.filters["num"] = _number
     env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "—"
+    env.filters["fix_anchor"] = fix_row_id
     return env
 
 

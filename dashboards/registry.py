@@ -15,6 +15,7 @@ SECTION_MODULES: tuple[str, ...] = (
     "dashboards.relevance",
     "dashboards.responses",
     "dashboards.grounding",
+    "dashboards.correlation",
     "dashboards.runs",
 )
 

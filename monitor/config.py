@@ -27,6 +27,7 @@ from monitor import validation
 from monitor.alerts.builtin import BuiltinRules
 from monitor.alerts.settings import AlertsSettings
 from monitor.chunking.settings import ChunkingQualitySettings
+from monitor.correlation.settings import CorrelationSettings
 from monitor.errors import ConfigError
 from monitor.grounding.settings import GroundingConfig
 from monitor.logs.settings import LogsSettings
@@ -280,6 +281,7 @@ class Config(_Section):
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     relevance: RelevanceConfig = Field(default_factory=RelevanceConfig)
     logs: LogsSettings = Field(default_factory=LogsSettings)
+    correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Directory of the config file; relative paths were resolved against it."""
