@@ -174,10 +174,9 @@ def phase(name: str, db: Path) -> dict[str, Any]:
         "any_stale": float(frames.responses["any_stale"].mean()),
     }
     if name == "analyse":
-        from monitor.correlation.settings import CorrelationSettings
         from monitor.correlation.stats import analyse
 
-        settings = getattr(config, "correlation", None) or CorrelationSettings()
+        settings = config.correlation
         begun = time.perf_counter()
         analyse(frames.responses, frames.retrieved, settings, documents=frames.documents)
         out["analyse"] = time.perf_counter() - begun

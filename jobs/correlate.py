@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 JOB = "correlate"
-WINDOW_DAYS = 30
-"""Days analysed when the config has no ``[correlation] window_days``."""
 EMPTY_SCHEMA = "ragmon.correlation-empty/1"
 """The details of a run that found no scored response to analyse."""
 
@@ -58,15 +55,13 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
         return _not_enough(
             window, f"no response with a grounding score between {since:%Y-%m-%d} and {until}"
         )
-    # monitor.correlation.stats / .results are the analysis' modules (written apart from
-    # this job); imported by name so this module type-checks with or without them.
-    stats = importlib.import_module("monitor.correlation.stats")
-    results = importlib.import_module("monitor.correlation.results")
-    figures, findings = results.figures, results.findings
-    result = stats.analyse(
+    from monitor.correlation.results import figures, findings
+    from monitor.correlation.stats import analyse
+
+    result = analyse(
         frames.responses,
         frames.retrieved,
-        correlation_settings(config),
+        config.correlation,
         documents=frames.documents,
         grounding_source=frames.grounding_source,
         since=since,
@@ -88,19 +83,6 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
     )
 
 
-def correlation_settings(config: Config) -> Any:
-    """The ``[correlation]`` settings (`CorrelationSettings`)."""
-    section = getattr(config, "correlation", None)
-    if section is not None:
-        return section
-    return importlib.import_module("monitor.correlation.settings").CorrelationSettings()
-
-
-def _window_days(config: Config) -> int:
-    section = getattr(config, "correlation", None)
-    return int(section.window_days) if section is not None else WINDOW_DAYS
-
-
 def analysis_window(config: Config, history: HistoryStore) -> tuple[datetime, datetime] | None:
     """``window_days`` days ending just after the newest stored response; None without
     responses."""
@@ -113,7 +95,7 @@ def analysis_window(config: Config, history: HistoryStore) -> tuple[datetime, da
     if newest is None:
         return None
     until = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(newest) + 1)
-    return until - timedelta(days=_window_days(config)), until
+    return until - timedelta(days=config.correlation.window_days), until
 
 
 def load_window(

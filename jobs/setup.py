@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from monitor.freshness.fixqueue import FixItem
 
 SAMPLE_SIZE = 200
-LOW_BANDS = ("disclaim", "partial", "escalate")
 """Grounding bands of a low answer when the config has no ``[correlation] low_bands``."""
 
 
@@ -234,5 +233,4 @@ def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -
 
 def low_bands(config: Config) -> tuple[str, ...]:
     """The grounding bands that make an answer low (``[correlation] low_bands``)."""
-    section = getattr(config, "correlation", None)
-    return tuple(section.low_bands) if section is not None else LOW_BANDS
+    return tuple(config.correlation.low_bands)

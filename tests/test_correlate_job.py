@@ -11,9 +11,12 @@ from click.testing import CliRunner
 
 from jobs import registry
 from jobs.cli import cli
-from jobs.correlate import WINDOW_DAYS, analysis_window, load_window
+from jobs.correlate import analysis_window, load_window
+from monitor.correlation.settings import CorrelationSettings
 from monitor.history import HistoryStore
 from tests.logfiles import ingest, jsonl, record, settings
+
+WINDOW_DAYS = CorrelationSettings().window_days
 
 NEWEST = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

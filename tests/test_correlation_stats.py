@@ -33,16 +33,16 @@ def _analyse(frames, settings=SETTINGS):
 
 
 def test_null_grounding_independent_of_every_feature_gives_at_most_5_percent_findings():
-    """Benjamini-Hochberg at alpha = 0.05 over 19 features, most of them independent of one
-    another, makes at least one false finding in about alpha of null runs (Simes), not far
-    less: measured 42 of 1,000 repetitions with these seeds ([101, k]), 12 of 200 with
-    seeds [17, k]. So 100 repetitions of a ~4.5% event exceed 5 for some seed sets; the
-    per-feature check below is the sharp one: every p-value is calibrated."""
+    """The default adjustment (Benjamini-Yekutieli at alpha = 0.05 over 19 dependent
+    features) keeps runs with a false finding well under 5%: 2 of 200 with seeds [17, k],
+    0 of 200 with [5, k] (bench/correlation_null.py). Plain Benjamini-Hochberg measured
+    4.5-6.0% on the same data, which is why it is not the default. The per-feature check
+    below is the sharp one: every p-value holds its level."""
     runs_with_findings = 0
     naive_rejections = 0
     p_values = []
     for seed in range(REPETITIONS):
-        frames = generate(np.random.default_rng([101, seed]))
+        frames = generate(np.random.default_rng([17, seed]))
         result = _analyse(frames)
         runs_with_findings += bool(significant(result.features))
         assert len([f for f in findings(result) if f.kind == "correlation"]) == len(

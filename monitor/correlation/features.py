@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 DAY_US = 86_400_000_000
 GROUNDING_RAGMON = "ragmon"
 GROUNDING_LOG = "log"
-LOW_BANDS_DEFAULT = ("disclaim", "partial", "escalate")
 CLASS_FEATURES = ("stale", "orphaned", "moved", "suspect")
 QUALITY_FEATURES = ("truncated", "mid_sentence", "junk", "bad_cut")
 BINARY = (
@@ -107,17 +106,15 @@ class FrameSettings:
 
     cluster_by: str = "day"
     strata_by: str | None = None
-    low_bands: tuple[str, ...] = LOW_BANDS_DEFAULT
+    low_bands: tuple[str, ...] = ("disclaim", "partial", "escalate")
     low_below: float = 0.8
     """Grounding under which a response without a band is low (the ``cite`` bound)."""
 
 
 def frame_settings(config: Config) -> FrameSettings:
-    """The frame settings from ``config``: its ``[correlation]`` table once it has one."""
-    section = getattr(config, "correlation", None)
+    """The frame settings from ``config``'s ``[correlation]`` table."""
+    section = config.correlation
     cite = float(config.grounding.bands.cite)
-    if section is None:
-        return FrameSettings(low_below=cite)
     return FrameSettings(
         cluster_by=section.cluster_by,
         strata_by=section.strata_by,

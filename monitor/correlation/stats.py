@@ -12,9 +12,10 @@ them from the history) and returns a `CorrelationResult`:
   depend on the feature, whatever the day-to-day swings of either. A response-level
   test (t, Mann-Whitney) would count 30 days of 1,000 answers as 30,000 independent
   observations and find day-to-day noise "significant";
-- Benjamini-Hochberg across every feature tested; a feature is a finding when its
-  adjusted p-value is below ``alpha``. Below ``min_group`` responses in a group it is
-  "not enough data", never a finding;
+- p-values adjusted across every feature tested (Benjamini-Yekutieli by default, since
+  the features depend on one another; Benjamini-Hochberg on request); a feature is a
+  finding when its adjusted p-value is below ``alpha`` and its interval excludes zero.
+  Below ``min_group`` responses in a group it is "not enough data", never a finding;
 - attribution, hotspots and lags (`monitor.correlation.hotspots`, `.lags`).
 """
 
@@ -116,7 +117,11 @@ def analyse(
         plans.append(attribution)
     run_plans(plans, resampler)
     finished = [e.finish() if isinstance(e, Plan) else e for e in effects.values()]
-    features = _adjust([f for f in finished if isinstance(f, FeatureEffect)], settings.alpha)
+    features = _adjust(
+        [f for f in finished if isinstance(f, FeatureEffect)],
+        settings.alpha,
+        settings.correction,
+    )
     attribution_record = attribution.finish() if isinstance(attribution, Plan) else attribution
     assert isinstance(attribution_record, Attribution)
     found_hotspots, hotspot_total = hotspots(responses, retrieved, documents, low=data.low)
@@ -315,17 +320,22 @@ def _too_few(base: FeatureEffect, min_group: int) -> FeatureEffect | None:
     return None
 
 
-def _adjust(features: list[FeatureEffect], alpha: float) -> list[FeatureEffect]:
-    """Benjamini-Hochberg across the features tested; below ``alpha``: a finding."""
+def _adjust(features: list[FeatureEffect], alpha: float, method: str) -> list[FeatureEffect]:
+    """Benjamini-Hochberg (``bh``) or Benjamini-Yekutieli (``by``) across the features
+    tested; a finding needs its adjusted p-value below ``alpha`` and its interval clear of
+    zero, so no finding is shown with an
+    interval that says "maybe no difference"."""
     from scipy.stats import false_discovery_control
 
     tested = [i for i, f in enumerate(features) if f.p is not None]
     if not tested:
         return features
-    adjusted = false_discovery_control([features[i].p for i in tested], method="bh")
+    adjusted = false_discovery_control([features[i].p for i in tested], method=method)
     out = list(features)
     for i, q in zip(tested, adjusted, strict=True):
-        status = EffectStatus.FINDING if q < alpha else EffectStatus.NOT_SIGNIFICANT
+        f = features[i]
+        clear = f.ci_low is not None and f.ci_high is not None and (f.ci_low > 0 or f.ci_high < 0)
+        status = EffectStatus.FINDING if q < alpha and clear else EffectStatus.NOT_SIGNIFICANT
         out[i] = _with(features[i], p_adjusted=float(q), status=status)
     return out
 
