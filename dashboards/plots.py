@@ -18,8 +18,8 @@ from monitor.durations import display_unit
 from monitor.history.queries import Point
 
 _LAYOUT: dict[str, Any] = {
-    "margin": {"l": 64, "r": 16, "t": 16, "b": 48},
-    "legend": {"orientation": "h"},
+    "margin": {"l": 64, "r": 16, "t": 40, "b": 40},
+    "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     "hovermode": "x unified",
 }
 _VALUE_AXIS = {"exponentformat": "none", "separatethousands": True}
@@ -82,7 +82,6 @@ def time_axis(times: Sequence[datetime], *, daily: bool = False) -> dict[str, An
         "dtick": step,
         "tickformat": tick,
         "hoverformat": hover,
-        "title": {"text": "UTC"},
     }
 
 
