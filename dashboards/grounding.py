@@ -71,24 +71,7 @@ class GroundingSection:
 
     def _figures(self, latest: GroundingRunResult) -> list[Figure]:
         figures = []
-        if len(latest.days) == 1:
-            (day,) = latest.days
-            shares = {
-                band: f"{day.counts.get(band, 0) / day.responses:.0%}" if day.responses else "—"
-                for band in BAND_COLOURS
-            }
-            figures.append(
-                Figure(
-                    id="grounding-bands",
-                    title="Share of answers per band, per day (UTC)",
-                    spec={
-                        "data": [],
-                        "layout": {},
-                        "note": one_moment_note(day.day.isoformat(), shares, what="day"),
-                    },
-                )
-            )
-        elif latest.days:
+        if latest.days:
             moments = [datetime.combine(d.day, time(), tzinfo=UTC) for d in latest.days]
             days = [plot_time(m) for m in moments]
             figures.append(
@@ -117,6 +100,7 @@ class GroundingSection:
                             "xaxis": time_axis(moments, daily=True),
                             "yaxis": {"title": {"text": "share of answers"}, "range": [0, 1]},
                         },
+                        **_one_day_note(latest),
                     },
                 )
             )
@@ -129,6 +113,18 @@ class GroundingSection:
                 )
             )
         return figures
+
+
+def _one_day_note(latest: GroundingRunResult) -> dict[str, str]:
+    """``{"note": ...}`` while there is a single day of answers (one stacked bar)."""
+    if len(latest.days) != 1:
+        return {}
+    (day,) = latest.days
+    shares = {
+        band: f"{day.counts.get(band, 0) / day.responses:.0%}" if day.responses else "—"
+        for band in BAND_COLOURS
+    }
+    return {"note": one_moment_note(day.day.isoformat(), shares, what="day")}
 
 
 def _reliability(calibrations: tuple[ScoreCalibration, ...]) -> dict[str, Any]:

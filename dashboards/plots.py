@@ -101,26 +101,27 @@ def lines(series: Mapping[str, Sequence[Point]], *, y_title: str, unit: str = ""
     """
     shown = {name: list(points) for name, points in series.items() if points}
     times = sorted({p.at for points in shown.values() for p in points})
-    if len(times) <= 1:
-        return {"data": [], "layout": {}, "note": _one_run_note(shown, times, unit)}
     scale, title = 1.0, y_title
     if unit == DURATION:
         largest = max(abs(p.value) for points in shown.values() for p in points)
         _, scale, word = display_unit(largest)
         title = f"{word} {y_title}"
+    traces = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name,
+            "x": [plot_time(p.at) for p in points],
+            "y": [round(p.value / scale, 6) for p in points],
+            "customdata": [format_figure(p.value, unit) for p in points],
+            "hovertemplate": "%{fullData.name}: %{customdata}<extra></extra>",
+        }
+        for name, points in shown.items()
+    ]
+    if len(times) <= 1:  # the figures stay in report.json; the page shows the sentence
+        return {"data": traces, "layout": {}, "note": _one_run_note(shown, times, unit)}
     return {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": name,
-                "x": [plot_time(p.at) for p in points],
-                "y": [round(p.value / scale, 6) for p in points],
-                "customdata": [format_figure(p.value, unit) for p in points],
-                "hovertemplate": "%{fullData.name}: %{customdata}<extra></extra>",
-            }
-            for name, points in shown.items()
-        ],
+        "data": traces,
         "layout": {
             **_LAYOUT,
             "xaxis": time_axis(times),
@@ -150,7 +151,8 @@ def histogram(
         text = (one if len(values) == 1 else same).format(
             n=len(values), value=format_figure(values[0], unit)
         )
-        return {"data": [], "layout": {}, "note": text}
+        bars = [{"type": "histogram", "x": [round(v, 4) for v in values]}]
+        return {"data": bars, "layout": {}, "note": text}
     scale, title = 1.0, x_title
     if unit == DURATION:
         _, scale, word = display_unit(max(abs(v) for v in values))
