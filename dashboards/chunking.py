@@ -10,6 +10,7 @@ from dashboards.model import (
     Headline,
     ReportData,
     SectionOutput,
+    findings_of,
     headline,
     run_light,
     scaled,
@@ -58,6 +59,7 @@ class ChunkingSection:
             headlines=self._headlines(data),
             light=run_light(run, latest),
             data={"latest": latest, "series": {f.id: f.spec["data"] for f in figures}},
+            findings=findings_of(data, "chunking"),
         )
 
     def _headlines(self, data: ReportData) -> list[Headline]:

@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dashboards.anchors import fix_row_id
-from dashboards.model import AlertView, Light, ReportData, Section, SectionOutput
+from dashboards.formats import anchor, format_figure, format_number, format_when
+from dashboards.model import MAX_FINDINGS, AlertView, Light, ReportData, Section, SectionOutput
+from dashboards.plots import sparkline
 from dashboards.registry import sections
+from monitor.durations import format_duration
 from monitor.errors import OutputError
 
 PLOTLY_JS = "plotly.min.js"
@@ -44,9 +46,13 @@ def environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = _number
-    env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "—"
-    env.filters["fix_anchor"] = fix_row_id
+    env.filters["num"] = format_number
+    env.filters["when"] = format_when
+    env.filters["duration"] = format_duration
+    env.filters["figure"] = format_figure
+    env.globals["anchor"] = anchor
+    env.globals["sparkline"] = sparkline
+    env.globals["MAX_FINDINGS"] = MAX_FINDINGS
     return env
 
 
@@ -60,18 +66,22 @@ def write_report(data: ReportData, out_dir: Path) -> ReportFiles:
     built: list[tuple[Section, SectionOutput]] = [(s, s.build(data, render)) for s in sections()]
     overview = _overview(data, built)
     figures = [asdict(f) for _, out in built for f in out.figures]
+    fix_rows = {doc for _, out in built for doc in out.fix_rows}
     page = env.get_template("frame.html.j2").render(
         data=data,
         overview=overview,
         sections=[(s, out) for s, out in built],
-        figures=figures,
+        figures=[f for f in figures if not f["spec"].get("note")],
+        fix_rows=fix_rows,
     )
     payload = {
         "title": data.title,
         "generated_at": data.generated_at.isoformat(),
         "since": data.since.isoformat(),
         "overview": overview,
-        "sections": {s.key: out.data for s, out in built},
+        "sections": {
+            s.key: {**out.data, "findings": [asdict(f) for f in out.findings]} for s, out in built
+        },
         "figures": figures,
     }
     files = {name: content for _, out in built for name, content in out.files.items()}
@@ -96,7 +106,7 @@ def write_report(data: ReportData, out_dir: Path) -> ReportFiles:
 def _overview(data: ReportData, built: list[tuple[Section, SectionOutput]]) -> dict[str, Any]:
     signals = []
     for section, out in built:
-        if section.signal is None:
+        if section.signal is None and not out.headlines:
             continue
         light = max(
             [out.light, *(_alert_light(a) for a in data.alerts if a.signal == section.signal)],
@@ -104,11 +114,12 @@ def _overview(data: ReportData, built: list[tuple[Section, SectionOutput]]) -> d
         )
         signals.append(
             {
-                "signal": section.signal,
+                "signal": section.signal or section.key,
                 "title": section.title,
                 "anchor": section.key,
                 "light": light.value,
                 "headlines": [asdict(h) for h in out.headlines],
+                "findings": len(out.findings),
             }
         )
     overdue = [h for h in data.health if h.overdue_since is not None]
@@ -125,16 +136,6 @@ def _overview(data: ReportData, built: list[tuple[Section, SectionOutput]]) -> d
 
 def _alert_light(alert: AlertView) -> Light:
     return {"critical": Light.RED, "warning": Light.AMBER}.get(alert.severity, Light.GREEN)
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float) and not value.is_integer():
-        if abs(value) < 0.001:
-            return "≈0"
-        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{int(value):,}"
 
 
 def _copy_plotly(out_dir: Path) -> None:

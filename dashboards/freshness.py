@@ -6,12 +6,14 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from dashboards.formats import DURATION
 from dashboards.model import (
     Figure,
     Headline,
     Light,
     ReportData,
     SectionOutput,
+    findings_of,
     headline,
     latest_result,
     run_light,
@@ -19,6 +21,7 @@ from dashboards.model import (
 )
 from dashboards.plots import histogram, lines
 from dashboards.registry import register
+from monitor.durations import format_duration
 from monitor.freshness.embeddings import EmbeddingsResult, EmbeddingSummary
 from monitor.freshness.fixqueue import FixItem, with_retrievals, write_fix_queue_csv
 from monitor.freshness.results import FreshnessResult
@@ -44,6 +47,7 @@ class FreshnessSection:
         # The embedding check is the daily `embeddings` job's; its panel sits here.
         _checked_run, checked = latest_result(data, "embeddings", EmbeddingsResult)
         embeddings = checked.embedding if checked is not None else None
+        findings = findings_of(data, "freshness", "embeddings")
         html = render(
             "freshness.html.j2",
             run=run,
@@ -52,6 +56,10 @@ class FreshnessSection:
             edits=_edits(latest),
             figures=figures,
             queue=queue,
+            ages=_ages(latest, queue),
+            finding_for={
+                f.document: f.anchor for f in reversed(findings) if f.document is not None
+            },
             classes=CLASSES,
         )
         return SectionOutput(
@@ -64,6 +72,8 @@ class FreshnessSection:
                 "series": {f.id: f.spec["data"] for f in figures},
             },
             files={"fix-queue.csv": _csv(queue)} if latest else {},
+            findings=findings,
+            fix_rows=[item.document for item in queue],
         )
 
     def _headlines(self, data: ReportData) -> list[Headline]:
@@ -72,9 +82,7 @@ class FreshnessSection:
             headline(data.series("chunks", **{"class": "orphaned"}), "orphaned chunks"),
             headline(data.series("documents", **{"class": "missing"}), "documents never indexed"),
             headline(
-                scaled(data.series("staleness_age_seconds", stat="p95"), 1 / DAY),
-                "staleness age p95",
-                " d",
+                data.series("staleness_age_seconds", stat="p95"), "staleness age p95", DURATION
             ),
         ]
 
@@ -105,7 +113,7 @@ class FreshnessSection:
                 )
             )
         ages = {
-            f"{stat}": scaled(data.series("staleness_age_seconds", stat=stat), 1 / DAY)
+            f"{stat}": data.series("staleness_age_seconds", stat=stat)
             for stat in ("p50", "p95", "max")
         }
         if any(ages.values()):
@@ -113,11 +121,11 @@ class FreshnessSection:
                 Figure(
                     id="freshness-age",
                     title="Staleness age over time",
-                    spec=lines(ages, y_title="days behind the source"),
+                    spec=lines(ages, y_title="behind the source", unit=DURATION),
                 )
             )
         doc_ages = [
-            d.stale_age_seconds / DAY
+            d.stale_age_seconds
             for d in (latest.by_document.values() if latest else ())
             if d.stale_age_seconds is not None
         ]
@@ -126,7 +134,13 @@ class FreshnessSection:
                 Figure(
                     id="freshness-age-distribution",
                     title="Staleness age of stale documents (latest run)",
-                    spec=histogram(doc_ages, x_title="days behind the source"),
+                    spec=histogram(
+                        doc_ages,
+                        x_title="behind the source",
+                        unit=DURATION,
+                        same="All {n} stale documents are {value} behind their source.",
+                        one="The one stale document is {value} behind its source.",
+                    ),
                 )
             )
         return figures
@@ -140,6 +154,28 @@ def _edits(latest: FreshnessResult | None) -> list[dict[str, Any]]:
         for chunk, e in verdict.edits.items()
     ]
     return sorted(rows, key=lambda r: (-r["changed_share"], r["document"], r["chunk"]))
+
+
+def _ages(latest: FreshnessResult | None, queue: Sequence[FixItem]) -> dict[str, tuple[float, str]]:
+    """Per fix-queue document: how long it has waited, in seconds and as text.
+
+    Stale documents have their exact age in the audit; the fix queue keeps the others to
+    a hundredth of a day, so a zero there means "under 7 minutes", not "0 s".
+    """
+    exact = {
+        doc: d.stale_age_seconds
+        for doc, d in (latest.by_document.items() if latest else ())
+        if d.stale_age_seconds is not None
+    }
+    out = {}
+    for item in queue:
+        seconds = exact.get(item.document)
+        if seconds is not None:
+            out[item.document] = (seconds, format_duration(seconds))
+        elif item.age_days is not None:
+            text = format_duration(item.age_days * DAY) if item.age_days else "under 7 min"
+            out[item.document] = (item.age_days * DAY, text)
+    return out
 
 
 def _csv(queue: Sequence[FixItem]) -> bytes:

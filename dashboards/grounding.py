@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
 
-from dashboards.model import Figure, Light, ReportData, SectionOutput, headline, latest_result
+from dashboards.formats import plot_time
+from dashboards.model import (
+    Figure,
+    Light,
+    ReportData,
+    SectionOutput,
+    findings_of,
+    headline,
+    latest_result,
+)
+from dashboards.plots import one_moment_note, time_axis
 from dashboards.registry import register
 from monitor.grounding.runresult import GroundingRunResult, ScoreCalibration
 
@@ -55,12 +66,14 @@ class GroundingSection:
                 "latest": latest.to_json() if latest is not None else None,
                 "series": {f.id: f.spec["data"] for f in figures},
             },
+            findings=findings_of(data, "grounding"),
         )
 
     def _figures(self, latest: GroundingRunResult) -> list[Figure]:
         figures = []
         if latest.days:
-            days = [d.day.isoformat() for d in latest.days]
+            moments = [datetime.combine(d.day, time(), tzinfo=UTC) for d in latest.days]
+            days = [plot_time(m) for m in moments]
             figures.append(
                 Figure(
                     id="grounding-bands",
@@ -84,8 +97,10 @@ class GroundingSection:
                         "layout": {
                             **_LAYOUT,
                             "barmode": "stack",
+                            "xaxis": time_axis(moments, daily=True),
                             "yaxis": {"title": {"text": "share of answers"}, "range": [0, 1]},
                         },
+                        **_one_day_note(latest),
                     },
                 )
             )
@@ -98,6 +113,18 @@ class GroundingSection:
                 )
             )
         return figures
+
+
+def _one_day_note(latest: GroundingRunResult) -> dict[str, str]:
+    """``{"note": ...}`` while there is a single day of answers (one stacked bar)."""
+    if len(latest.days) != 1:
+        return {}
+    (day,) = latest.days
+    shares = {
+        band: f"{day.counts.get(band, 0) / day.responses:.0%}" if day.responses else "—"
+        for band in BAND_COLOURS
+    }
+    return {"note": one_moment_note(day.day.isoformat(), shares, what="day")}
 
 
 def _reliability(calibrations: tuple[ScoreCalibration, ...]) -> dict[str, Any]:

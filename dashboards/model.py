@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from dashboards.formats import anchor
 from monitor.errors import ResultSchemaError
 from monitor.history.queries import Point
-from monitor.records import RunRecord
+from monitor.records import Finding, RunRecord
 from monitor.results import ResultRecord
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class ReportData:
     low_grounding: dict[str, int] | None = None
     """Low-grounding answers per source document over the same week (None while no logs
     were ingested): the fix queue's first ordering key."""
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    """Per job: the findings of the run in ``details`` (its last completed run)."""
 
     def series(self, name: str, **labels: str) -> list[Point]:
         """Points of one figure whose labels include ``labels``, oldest first."""
@@ -86,6 +89,12 @@ class Figure:
     title: str
     spec: Mapping[str, Any]
 
+    @property
+    def note(self) -> str | None:
+        """The sentence shown instead of a chart with too little to draw (one run so far)."""
+        note = self.spec.get("note")
+        return str(note) if note else None
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Headline:
@@ -96,6 +105,24 @@ class Headline:
     since_last: float | None
     since_baseline: float | None
     unit: str = ""
+    """Shown after the value; `dashboards.formats.DURATION` for seconds in human units."""
+    trend: tuple[float, ...] = ()
+    """The figure's values in the window, oldest first, for the card's sparkline."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FindingView:
+    """One finding behind a section's figures, as the page lists it (with its anchor)."""
+
+    anchor: str
+    """The element id of its row: ``anchor("finding", job)`` and its place in the run."""
+    job: str
+    run_id: int
+    kind: str
+    severity: str
+    message: str
+    document: str | None
+    chunks: int
 
 
 @dataclass(kw_only=True)
@@ -113,6 +140,10 @@ class SectionOutput:
     """Downloads written next to the page (e.g. fix-queue.csv)."""
     links: list[tuple[str, str]] = field(default_factory=list)
     """(label, relative href) of artefacts such as evidently HTML reports."""
+    findings: list[FindingView] = field(default_factory=list)
+    """The findings behind its figures (`findings_of`); the page lists them under it."""
+    fix_rows: list[str] = field(default_factory=list)
+    """Documents whose fix-queue row it drew, with the id ``anchor("fix", document)``."""
 
 
 class Section(Protocol):
@@ -128,6 +159,10 @@ class Section(Protocol):
         ...
 
 
+TREND_POINTS = 60
+"""A sparkline shows at most this many of a figure's latest values."""
+
+
 def headline(points: Sequence[Point], label: str, unit: str = "") -> Headline:
     """A figure's latest value with its change since the previous run and the first in view."""
     if not points:
@@ -140,7 +175,42 @@ def headline(points: Sequence[Point], label: str, unit: str = "") -> Headline:
         since_last=last - previous if previous is not None else None,
         since_baseline=last - points[0].value if len(points) > 1 else None,
         unit=unit,
+        trend=tuple(p.value for p in points[-TREND_POINTS:]),
     )
+
+
+MAX_FINDINGS = 300
+"""A section lists at most this many findings (the most severe first); report.json has the count."""
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def findings_of(data: ReportData, *jobs: str) -> list[FindingView]:
+    """The findings of ``jobs``' last completed runs, the most severe first.
+
+    Each gets an anchor from its job and its place in its run, so a link from
+    the section, the overview or a fix-queue row lands on its row.
+    """
+    out = []
+    for job in jobs:
+        found = data.details.get(job)
+        if not found:
+            continue
+        run = found[0]
+        for n, f in enumerate(data.findings.get(job, ())):
+            out.append(
+                FindingView(
+                    anchor=anchor("finding", job) + f"-{n}",
+                    job=job,
+                    run_id=run.id,
+                    kind=f.kind,
+                    severity=str(f.severity),
+                    message=f.message,
+                    document=f.source_id,
+                    chunks=len(f.chunk_ids),
+                )
+            )
+    out.sort(key=lambda v: _SEVERITY_ORDER.get(v.severity, 3))
+    return out
 
 
 def scaled(points: Sequence[Point], factor: float) -> list[Point]:

@@ -10,6 +10,7 @@ from dashboards.model import (
     Headline,
     ReportData,
     SectionOutput,
+    findings_of,
     headline,
     latest_result,
     run_light,
@@ -45,6 +46,7 @@ class RelevanceSection:
                 "latest": latest.to_json() if latest else None,
                 "series": {f.id: f.spec["data"] for f in figures},
             },
+            findings=findings_of(data, "relevance"),
         )
 
     def _headlines(self, data: ReportData) -> list[Headline]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.model import Figure, Light, ReportData, SectionOutput, headline
+from dashboards.model import Figure, Light, ReportData, SectionOutput, findings_of, headline
 from dashboards.plots import lines
 from dashboards.registry import register
 
@@ -54,6 +54,7 @@ class ResponsesSection:
                 "quarantined_total": quarantined,
                 "series": {f.id: f.spec["data"] for f in figures},
             },
+            findings=findings_of(data, "ingest-logs") if configured else [],
         )
 
     def _figures(self, data: ReportData) -> list[Figure]:

@@ -16,7 +16,7 @@ class RunsSection:
     def build(self, data: ReportData, render: Any) -> SectionOutput:
         runs = list(reversed(data.runs))
         durations = {
-            r.id: round((r.finished_at - r.started_at).total_seconds(), 2)
+            r.id: round((r.finished_at - r.started_at).total_seconds(), 3)
             if r.finished_at
             else None
             for r in runs

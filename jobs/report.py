@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @register("report", schedule="30 6 * * *", after_signals=True)
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Write the HTML drift report from the stored history."""
-    files = build_report(config, history)
+    files = build_report(config, history, writer="report")
     return RunResult(
         status=RunStatus.OK,
         summary=f"wrote {files.index} ({files.size_bytes / 1024:.0f} KiB)",
@@ -39,8 +39,13 @@ def build_report(
     out_dir: Path | None = None,
     since: timedelta | None = None,
     now: datetime | None = None,
+    writer: str | None = None,
 ) -> ReportFiles:
-    """Render the report of the last ``since`` (default `[report] since_days`)."""
+    """Render the report of the last ``since`` (default `[report] since_days`).
+
+    ``writer`` is the job writing it from its own run (the `report` job): the page shows
+    that run as finished, not as the "running" it is while the page is drawn.
+    """
     from dashboards.frame import write_report
     from dashboards.load import load_report_data
     from jobs.setup import low_bands
@@ -56,6 +61,7 @@ def build_report(
         alerts=alert_views(config, history),
         low_bands=low_bands(config),
         low_below=config.grounding.bands.cite,
+        writer=writer,
     )
     return write_report(data, out_dir or config.report.out_dir)
 

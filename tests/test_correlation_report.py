@@ -10,7 +10,7 @@ import re
 import numpy as np
 from markupsafe import escape
 
-from dashboards.anchors import fix_row_id
+from dashboards.formats import anchor as element_id
 from jobs.report import build_report
 from monitor.correlation.results import ASSOCIATION, figures, findings
 from monitor.correlation.settings import CorrelationSettings
@@ -85,7 +85,7 @@ def test_section_draws_the_stored_result_with_n_wording_escaping_and_fix_queue_l
 
     # Hostile document ids are escaped; hotspots link to their rows in the fix queue.
     assert XSS_DOC not in page and str(escape(XSS_DOC)) in page
-    anchor = fix_row_id(XSS_DOC)
+    anchor = element_id("fix", XSS_DOC)
     assert f'<tr id="{anchor}">' in page
     links = re.findall(r'<a class="fix-link" href="#(fix-[0-9a-f]{16})">', page)
     assert anchor in links

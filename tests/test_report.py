@@ -86,6 +86,10 @@ def test_report_in_headless_chromium(populated):
             " return [el.id, (el.data || []).reduce(function (n, t) {"
             "  return n + ((t.x || t.y || []).length); }, 0)]; });"
         )
+        notes = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.plot-note'))"
+            ".map(function (el) { return [el.id, el.textContent]; });"
+        )
         xss = browser.execute_script("return window.__xss || null;")
         text = browser.find_element("tag name", "body").text
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
@@ -96,7 +100,10 @@ def test_report_in_headless_chromium(populated):
         visible = [r.text for r in rows if r.is_displayed()]
 
     assert errors == []
-    assert len(plots) == 3 and all(points > 0 for _, points in plots), plots
+    assert len(plots) == 2 and all(points > 0 for _, points in plots), plots
+    # one stale document: a sentence, not a histogram of one bar
+    assert [n for n, _ in notes] == ["freshness-age-distribution-note"]
+    assert notes[0][1].startswith("The one stale document is ")
     assert xss is None
     assert XSS_NAME in text and XSS_TEXT in text
     assert len(rows) >= 3 and len(visible) == 1 and visible[0].startswith("new.md")
