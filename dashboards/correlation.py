@@ -37,9 +37,13 @@ class CorrelationSection:
     signal: str | None = JOB
 
     def build(self, data: ReportData, render: Any) -> SectionOutput:
-        from monitor.correlation.results import CorrelationResult, describe
+        from monitor.correlation.results import EMPTY_SCHEMA, CorrelationResult, describe
 
-        run, latest = latest_result(data, JOB, CorrelationResult)
+        stored = data.details.get(JOB)
+        empty = stored[1] if stored and (stored[1] or {}).get("schema") == EMPTY_SCHEMA else None
+        run, latest = latest_result(data, JOB, CorrelationResult) if empty is None else (None, None)
+        if stored is not None and empty is not None:
+            run = stored[0]
         figures = self._figures(latest) if latest is not None else []
         found = [f for f in latest.features if f.status == "finding"] if latest else []
         tested = [f for f in latest.features if f.p is not None] if latest else []
@@ -48,6 +52,7 @@ class CorrelationSection:
             "correlation.html.j2",
             run=run,
             latest=latest,
+            empty=empty,
             figures=figures,
             found=[(f, describe(f)) for f in found],
             tested=len(tested),

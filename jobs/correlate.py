@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 JOB = "correlate"
-EMPTY_SCHEMA = "ragmon.correlation-empty/1"
-"""The details of a run that found no scored response to analyse."""
 
 RULES = (
     BuiltinRule(
@@ -109,6 +107,8 @@ def load_window(
 
 def _not_enough(window: tuple[datetime, datetime] | None, why: str) -> RunResult:
     """A normal run with nothing to analyse: exit 0, no figures."""
+    from monitor.correlation.results import EMPTY_SCHEMA
+
     details: dict[str, Any] = {"schema": EMPTY_SCHEMA, "status": "not_enough_data", "note": why}
     if window is not None:
         details["window"] = {"since": window[0].isoformat(), "until": window[1].isoformat()}

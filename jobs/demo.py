@@ -50,6 +50,10 @@ class World:
         os.utime(path, (stamp, stamp))
 
 
+MORNING = timedelta(hours=7)
+"""The simulation stops at 07:00 the morning after its last day (the daily jobs ran)."""
+
+
 @dataclass(frozen=True)
 class Planted:
     """One problem the demo plants, when, and where the report shows it."""
@@ -285,8 +289,9 @@ def run_demo(
     end: datetime | None = None,
 ) -> int:
     """Simulate ``days`` days in ``workdir`` (recreated); return the worst exit code of its
-    jobs' runs. ``end``: the simulated end (default: the coming midnight, UTC, so the month
-    ends today)."""
+    jobs' runs. ``end``: the midnight (UTC) that ends the simulated span; by default the
+    latest midnight whose next morning (07:00, when the simulation stops) has passed, so
+    no stored run lies in the future of the real clock the user reads the results on."""
     from monitor.embedding.sbert import forget_vectors, remember_vectors
 
     if days < MIN_DAYS:
@@ -306,7 +311,7 @@ def _run(workdir: Path, *, days: int, seed: int, quiet: bool, end: datetime | No
 
     out = console(quiet)
     if end is None:
-        end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+        end = (datetime.now(UTC) - MORNING).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - days * DAY
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -337,7 +342,7 @@ def _run(workdir: Path, *, days: int, seed: int, quiet: bool, end: datetime | No
 
     out.rule(f"2. {days} days: the corpus drifts, the app answers, the jobs run on schedule")
     tally = Tally()
-    app = _App(world, bank, random.Random(seed), start)
+    app = _App(world, bank, random.Random(seed), start, original)
     truth = (workdir / "demo-truth.jsonl").open("w", encoding="utf-8")
     try:
         for day in range(days + 1):
@@ -438,7 +443,7 @@ def _simulate_day(
         for hour, count in enumerate(PER_HOUR):
             if count:  # the hour's answers reach the log file at the end of the hour
                 actions.append((midnight + timedelta(hours=hour + 1), 1, "app", hour))
-    until = midnight + (timedelta(hours=7) if last else DAY)
+    until = midnight + (MORNING if last else DAY)
     for slot, name in _slots(world.config, midnight, until):
         actions.append((slot, 2, "job", name))
     actions.sort(key=lambda a: (a[0], a[1]))
@@ -474,10 +479,21 @@ def _simulate_day(
 class _App:
     """The demo's RAG application: real retrieval, simulated LLM, a log file per day."""
 
-    def __init__(self, world: World, bank: list[Question], rng: random.Random, start: datetime):
+    def __init__(
+        self,
+        world: World,
+        bank: list[Question],
+        rng: random.Random,
+        start: datetime,
+        indexed: dict[str, str],
+    ):
         from monitor.embedding.sbert import SentenceTransformerEmbedder
 
         self.world = world
+        self.indexed = indexed
+        """The text of every source as it was indexed (what the store's chunks were cut
+        from): a chunk is stale to the simulated LLM when it came from this text and the
+        source no longer holds it."""
         self.bank = bank
         self.rng = rng
         self.embedder = SentenceTransformerEmbedder.from_config(world.config.embedding)
@@ -502,7 +518,7 @@ class _App:
         with path.open("a", encoding="utf-8") as log:
             for at, question, vector, neighbours in zip(times, asked, vectors, found, strict=True):
                 hits = self._retrieved(vector, neighbours)
-                answer = simulate_llm(question, hits, current, self.rng)
+                answer = simulate_llm(question, hits, current, self.rng, indexed=self.indexed)
                 rid = f"demo-{self.count:05d}"
                 self.count += 1
                 user = f"user-{self.rng.randrange(40):02d}"
@@ -577,9 +593,14 @@ def _close(
             render_fix_queue(queue_with_retrievals(history, details, config), "table")
     found = planted_findings(history)
     summary = summary_lines(found, days)
-    (world.workdir / "demo-summary.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
+    (world.workdir / "demo-summary.txt").write_text(
+        "\n".join([*summary, *correlation_lines(history)]) + "\n", encoding="utf-8"
+    )
     out.rule("What the demo planted, and where the report shows it")
     for line in summary:
+        out.print(line, markup=False)
+    out.rule("Which problems the low-grounding answers came from (Correlation section)")
+    for line in correlation_lines(history):
         out.print(line, markup=False)
     answers = ", ".join(f"{k} {n}" for k, n in sorted(tally.answers.items()))
     out.print(
@@ -665,6 +686,56 @@ def recall_series(history: HistoryStore) -> list[tuple[datetime, float]]:
             .order_by(RunRow.started_at)
         ).all()
     return [(at, value) for at, value, labels in rows if "labelled" in json.dumps(labels or {})]
+
+
+PLANTED_DOCUMENTS = (
+    "handbook/vacation-policy.md",
+    "handbook/expenses.md",
+    "products/warranty.txt",
+    *MOVED,
+    "faq/it-faq.md",
+)
+"""Documents the demo's drift makes stale, moved or orphaned (the re-chunked and
+re-embedded ones are named by `jobs.demo_rechunk`)."""
+
+
+def correlation_lines(history: HistoryStore) -> list[str]:
+    """The correlate job's strongest finding and top hotspot, and whether the hotspot is a
+    document the demo planted a problem in."""
+    from jobs.demo_rechunk import BAD_DOCUMENTS, SWAPPED_DOCUMENTS
+    from jobs.setup import last_details
+    from monitor.correlation.results import CorrelationResult, describe
+    from monitor.errors import ResultSchemaError
+
+    stored = last_details(history, "correlate")
+    try:
+        result = CorrelationResult.from_json(stored) if stored else None
+    except ResultSchemaError:
+        result = None
+    if result is None:
+        note = (stored or {}).get("note", "the correlate job did not run")
+        return [f"correlation: not enough data ({note})"]
+    found = [f for f in result.features if f.status == "finding" and f.kind == "binary" and f.diff]
+    found.sort(key=lambda f: f.diff or 0)
+    lines = [
+        f"{result.n_responses} scored answers, {result.n_low} low-grounding; "
+        f"{len(found)} binary feature(s) going with lower or higher grounding"
+    ]
+    if found:
+        lines.append(f"strongest: {describe(found[0])}")
+    if result.hotspots:
+        top = result.hotspots[0]
+        planted = {*PLANTED_DOCUMENTS, *BAD_DOCUMENTS, *SWAPPED_DOCUMENTS}
+        mark = (
+            "a document the demo planted a problem in"
+            if top.source_id in planted
+            else ("NOT one of the planted documents")
+        )
+        lines.append(
+            f"top hotspot: {top.source_id} ({top.status}), retrieved by {top.low_responses} "
+            f"of the {result.n_low} low-grounding answers: {mark}"
+        )
+    return lines
 
 
 def summary_lines(found: dict[str, bool], days: int) -> list[str]:

@@ -180,9 +180,14 @@ def simulate_llm(
     hits: Sequence[Retrieved],
     current: Mapping[str, str],
     rng: random.Random,
+    *,
+    indexed: Mapping[str, str],
 ) -> Answer:
     """The simulated LLM's answer to ``question`` from ``hits``; ``current``: the current
-    text of every source document (the world the LLM also knows about)."""
+    text of every source document (the world the LLM also knows about); ``indexed``: each
+    source's text when the store was built. A chunk is stale when its text was in the
+    indexed source and is not in the current one (a loader's rewriting of HTML is not an
+    edit, and neither is a re-chunked copy: those are other answer kinds)."""
     invented = rng.choice(INVENTED).format(n=rng.randrange(2, 97))
     if not hits or hits[0].score < NOTHING_FOUND:
         return Answer(invented, "own_knowledge")
@@ -194,7 +199,9 @@ def simulate_llm(
     if top.badly_cut and rng.random() < 0.5:
         return Answer(f"{said} {invented}", "invented_cut")
     flat_now = " ".join(source_now.split())
-    if " ".join(top.text.split()) not in flat_now:
+    flat_chunk = " ".join(top.text.split())
+    was_there = flat_chunk in " ".join(indexed.get(top.source, "").split())
+    if was_there and flat_chunk not in flat_now:
         # Stale: the context contradicts what the LLM knows of the source now; it states
         # the current version and reconciles the two with an invented change date.
         changed = _changed_sentences(top.text, flat_now)

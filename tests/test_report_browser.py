@@ -42,7 +42,7 @@ MILLISECOND_TIME = re.compile(r"\d\d:\d\d:\d\d\.\d")
 @pytest.fixture(scope="module")
 def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HistoryStore]:
     workdir = tmp_path_factory.mktemp("report-days") / "demo"
-    run_demo(workdir, quiet=True)
+    run_demo(workdir, days=7, quiet=True)
     config = registry.load_config(workdir / "ragmon.toml")
     history = HistoryStore.open(config.history_url)
     # Text from outside, on every path into the page: a document's name and text, an error.

@@ -25,6 +25,10 @@ TOP_HOTSPOTS = 5
 """The hotspot documents summed up in figures and findings ("fixing these 5 ...")."""
 
 
+EMPTY_SCHEMA = "ragmon.correlation-empty/1"
+"""The details of a run that found no scored response to analyse (not a finding)."""
+
+
 class FeatureKind(enum.StrEnum):
     BINARY = "binary"
     """True or false per response: grounding with against without."""
@@ -198,6 +202,8 @@ class CorrelationResult(ResultRecord):
     clusters: int
     strata_by: str
     alpha: float
+    correction: str = "by"
+    """How p-values were adjusted across features: ``by`` (Benjamini-Yekutieli) or ``bh``."""
     min_group: int
     bootstrap: int
     seed: int

@@ -138,6 +138,7 @@ def analyse(
         clusters=data.clusters,
         strata_by=settings.strata_by or TOP_FOLDER,
         alpha=settings.alpha,
+        correction=settings.correction,
         min_group=settings.min_group,
         bootstrap=settings.bootstrap,
         seed=settings.seed,
