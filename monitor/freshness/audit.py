@@ -17,6 +17,7 @@ unchanged sources reads no source file.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from monitor.freshness.embeddings import Sample, id_hash
 from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
 from monitor.freshness.matching import SourceResolver
 from monitor.freshness.rewrites import refuse_mass_orphaning
+from monitor.freshness.spool import TextSpool
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_moves
 from monitor.ports import SourceCatalog, VectorStore
@@ -43,6 +45,8 @@ from monitor.text import sha256_text
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_DIGIT = re.compile(r"\d")
+"""Every value the conflict check compares has a digit: a chunk without one cannot conflict."""
 
 
 @dataclass(kw_only=True)
@@ -92,7 +96,43 @@ def audit(
     now = now or datetime.now(UTC)
     result = FreshnessAudit(collection=store.name, location=store.location, audited_at=now)
     reads_before = catalog.reads
-    scan = _Scan(mapping, settings, result, rotation, now)
+    with TextSpool() as spool:
+        return _audit(
+            catalog,
+            store,
+            mapping,
+            settings,
+            result,
+            spool,
+            root=root,
+            rewrites=rewrites,
+            known=known,
+            memo_get=memo_get,
+            rotation=rotation,
+            now=now,
+            progress=progress,
+            reads_before=reads_before,
+        )
+
+
+def _audit(
+    catalog: SourceCatalog,
+    store: VectorStore,
+    mapping: MetadataMapping,
+    settings: FreshnessConfig,
+    result: FreshnessAudit,
+    spool: TextSpool,
+    *,
+    root: Path,
+    rewrites: Sequence[PathRewrite],
+    known: Mapping[str, SourceStamp] | None,
+    memo_get: MemoGet,
+    rotation: int,
+    now: datetime,
+    progress: Callable[[int], None] | None,
+    reads_before: int,
+) -> FreshnessAudit:
+    scan = _Scan(mapping, settings, result, rotation, now, spool)
     # Hashing the sources (file reads and C code) overlaps with streaming the store; the
     # chunks that arrive before it is done wait in a small buffer.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragmon-catalog") as pool:
@@ -109,7 +149,7 @@ def audit(
     assert docs is not None and resolver is not None
     if not rewrites:
         # Not a mass orphaning but a store indexed with other paths: say which rewrite.
-        refuse_mass_orphaning(scan.recorded, docs.keys(), root)
+        refuse_mass_orphaning(scan.recorded, docs.keys(), root, resolver)
     result.source_problems = list(catalog.problems)
     result.catalog_documents = len(docs)
     result.newest_source_change = max((d.modified_at for d in docs.values()), default=None)
@@ -145,7 +185,7 @@ def audit(
                 id=doc_id, status=DocClass.MISSING, modified_at=doc.modified_at
             )
 
-    checker = TextChecks(catalog, store, settings, memo_get, result.memos, now)
+    checker = TextChecks(catalog, store, settings, memo_get, result.memos, now, spool)
     by_text = _by_document_hash(result.documents, pending, docs, catalog, checker, scan, resolver)
     result.text_mode = checker.run(result.documents, by_text, docs)
     find_moves(result.documents, pending, docs, checker)
@@ -157,8 +197,10 @@ def audit(
     for state in result.documents.values():
         state.settle(settings.min_coverage)
 
-    if scan.conflict_sample.ids:
-        result.conflicts = _conflicts(store, scan.conflict_sample.ids, mapping, resolver, settings)
+    # Only sampled chunks with a digit can state a value that conflicts: the others need
+    # no vector query (on a large collection the first one loads the whole index).
+    if wanted := scan.conflict_sample.marked:
+        result.conflicts = _conflicts(store, wanted, mapping, resolver, settings)
         modified = {k: d.modified_at for k, d in docs.items()}
         result.conflict_groups = group_conflicts(result.conflicts, modified)
     result.source_reads = catalog.reads - reads_before
@@ -175,6 +217,9 @@ class _Seen(NamedTuple):
     embedded_at: datetime | None
     chunk_index: int | None
     has_text: bool
+    has_digit: bool
+    text_at: tuple[int, int] | None
+    """Where its text was spooled, for chunks read before the catalog was known."""
 
 
 class _Scan:
@@ -194,8 +239,9 @@ class _Scan:
         result: FreshnessAudit,
         rotation: int,
         now: datetime,
+        spool: TextSpool,
     ):
-        self.mapping, self.result, self.now = mapping, result, now
+        self.mapping, self.result, self.now, self.spool = mapping, result, now, spool
         self.docs: Mapping[str, SourceDocument] | None = None
         self.resolver: SourceResolver | None = None
         self.early: list[_Seen] = []
@@ -218,7 +264,7 @@ class _Scan:
         self.docs = docs
         self.resolver = SourceResolver(docs.keys(), root, rewrites)
         for seen in self.early:
-            self._place(seen)
+            self._place(seen, None)
         self.early = []
 
     def page(self, chunks: Sequence[Chunk]) -> None:
@@ -240,13 +286,12 @@ class _Scan:
                 # One parse per file: its chunks share the document's hash.
                 found = recorded_document(chunk.metadata)
                 self.llamaindex[prov.source] = dict([found]) if found else {}
-            has_text = bool(chunk.text)
+            text = chunk.text or ""
+            has_text = bool(text)
             # Hashed only where no stored source hash can decide the verdict; a stored chunk
             # hash keys the text check of a chunk whose source hash no longer matches.
             text_sha = (
-                sha256_text(chunk.text or "")
-                if has_text and prov.source_sha256 is None
-                else prov.chunk_sha256
+                sha256_text(text) if has_text and prov.source_sha256 is None else prov.chunk_sha256
             )
             seen = _Seen(
                 id=chunk.id,
@@ -256,13 +301,22 @@ class _Scan:
                 embedded_at=_one(self.shared, prov.embedded_at),
                 chunk_index=prov.chunk_index,
                 has_text=has_text,
+                has_digit=has_text and _DIGIT.search(text) is not None,
+                text_at=self.spool.add(text) if has_text and self.docs is None else None,
             )
             if self.docs is None:
                 self.early.append(seen)
             else:
-                self._place(seen)
+                self._place(seen, text)
 
-    def _place(self, seen: _Seen) -> None:
+    def _text_at(self, seen: _Seen, text: str | None) -> tuple[int, int] | None:
+        """Where the text check will find the chunk's text (spooled now if need be)."""
+        if seen.text_at is not None or not text:
+            return seen.text_at
+        return self.spool.add(text)
+
+    def _place(self, seen: _Seen, text: str | None) -> None:
+        """Judge or keep one chunk; ``text`` is its text unless it was spooled already."""
         assert self.docs is not None and self.resolver is not None
         chunk_id = seen.id
         source = self.resolver.resolve(seen.source)
@@ -272,7 +326,7 @@ class _Scan:
         state.embedded(seen.embedded_at)
         doc = self.docs.get(source)
         if doc is not None and seen.source_sha256 is not None:
-            self._judge_by_hash(state, doc, seen)
+            self._judge_by_hash(state, doc, seen, text)
         else:
             self.pending[source].append(
                 ChunkInfo(
@@ -281,13 +335,16 @@ class _Scan:
                     text_sha256=seen.text_sha256,
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
+                    text_at=self._text_at(seen, text) if seen.text_sha256 else None,
                 )
             )
         if seen.has_text:
             digest = id_hash(chunk_id)
-            self.conflict_sample.offer(chunk_id, digest, source)
+            self.conflict_sample.offer(chunk_id, digest, source, mark=seen.has_digit)
 
-    def _judge_by_hash(self, state: DocumentState, doc: SourceDocument, seen: _Seen) -> None:
+    def _judge_by_hash(
+        self, state: DocumentState, doc: SourceDocument, seen: _Seen, text: str | None
+    ) -> None:
         state.modified_at = doc.modified_at
         if seen.source_sha256 == doc.sha256:
             state.hashed += 1
@@ -304,6 +361,7 @@ class _Scan:
                     text_sha256=seen.text_sha256 or f"source:{seen.source_sha256}",
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
+                    text_at=self._text_at(seen, text),
                 )
             )
         else:
