@@ -217,7 +217,8 @@ class _Seen(NamedTuple):
     embedded_at: datetime | None
     chunk_index: int | None
     has_text: bool
-    has_digit: bool
+    has_digit: bool | None
+    """Known for chunks read before the catalog (their text is not at hand later)."""
     text_at: tuple[int, int] | None
     """Where its text was spooled, for chunks read before the catalog was known."""
 
@@ -301,7 +302,9 @@ class _Scan:
                 embedded_at=_one(self.shared, prov.embedded_at),
                 chunk_index=prov.chunk_index,
                 has_text=has_text,
-                has_digit=has_text and _DIGIT.search(text) is not None,
+                has_digit=(has_text and _DIGIT.search(text) is not None)
+                if self.docs is None
+                else None,
                 text_at=self.spool.add(text) if has_text and self.docs is None else None,
             )
             if self.docs is None:
@@ -340,7 +343,12 @@ class _Scan:
             )
         if seen.has_text:
             digest = id_hash(chunk_id)
-            self.conflict_sample.offer(chunk_id, digest, source, mark=seen.has_digit)
+            sample = self.conflict_sample
+            if sample.wants(digest):  # the digit test only for the few it may keep
+                mark = seen.has_digit
+                if mark is None:
+                    mark = text is not None and _DIGIT.search(text) is not None
+                sample.offer(chunk_id, digest, source, mark=mark)
 
     def _judge_by_hash(
         self, state: DocumentState, doc: SourceDocument, seen: _Seen, text: str | None

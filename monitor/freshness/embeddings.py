@@ -50,6 +50,13 @@ class Sample:
     def ids(self) -> list[str]:
         return sorted(chunk_id for _, chunk_id, _, _ in self._heap)
 
+    def wants(self, digest: int) -> bool:
+        """Whether `offer` could keep an id whose unsalted hash is ``digest`` (so what it
+        would be offered with need not be worked out otherwise)."""
+        if self._size <= 0:
+            return False
+        return len(self._heap) < self._size or -(digest ^ self._salt) >= self._heap[0][0]
+
     @property
     def marked(self) -> list[str]:
         """The sampled ids that were offered with ``mark`` true, sorted."""
