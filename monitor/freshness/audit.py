@@ -16,6 +16,7 @@ unchanged sources reads no source file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections import Counter, defaultdict
@@ -40,7 +41,6 @@ from monitor.ports import SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Chunk, SourceDocument, SourceProblem, SourceStamp
 from monitor.sources.problems import UnreadableSources
-from monitor.text import sha256_text
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ class _Scan:
             # Hashed only where no stored source hash can decide the verdict; a stored chunk
             # hash keys the text check of a chunk whose source hash no longer matches.
             text_sha = (
-                sha256_text(text) if has_text and prov.source_sha256 is None else prov.chunk_sha256
+                _text_key(text) if has_text and prov.source_sha256 is None else prov.chunk_sha256
             )
             seen = _Seen(
                 id=chunk.id,
@@ -407,6 +407,13 @@ def _by_document_hash(
                 states[doc_id].add(ChunkClass.FRESH, info.id, "document-hash")
             rest[doc_id] = [i for i in pending[doc_id] if not i.text_sha256]
     return rest
+
+
+def _text_key(text: str) -> str:
+    """What keys a chunk's remembered text check: a hash of its text as stored. (Not
+    `sha256_text`: normalising every chunk of a large collection costs more than hashing
+    it, and a chunk whose stored text changed only in whitespace is merely checked again.)"""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _one(pool: dict[Any, Any], value: _T) -> _T:
