@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import accumulate
@@ -92,7 +93,7 @@ class SourceText:
         self.words = words
         self.compact = "".join(words)
         self._offsets: list[int] | None = None
-        self._index: dict[int, list[int]] | None = None
+        self._index: dict[tuple[str, ...], list[int]] | None = None
         self._word_keys: list[str] | None = None
 
     @property
@@ -107,15 +108,15 @@ class SourceText:
         start = self.compact.find(compact)
         if start >= 0:
             return Located(kind=VERBATIM, span=(start, start + len(compact)))
-        keys = [_key(w) for w in chunk]
-        offset = self._anchor(keys)
+        chunk_keys = keys(chunk)
+        offset = self._anchor(chunk_keys)
         if offset is None:
             return Located(kind=GONE, changed_share=1.0)
         slack = 8 + len(chunk) // 4
         lo = max(0, offset - slack)
         window = self.words[lo : offset + len(chunk) + slack]
         # Aligned on word keys, so markup does not pull words apart; hunks show the words.
-        ops = _opcodes(keys, self._keys()[lo : offset + len(chunk) + slack])
+        ops = _opcodes(chunk_keys, self._keys()[lo : offset + len(chunk) + slack])
         if not ops:
             return Located(kind=GONE, changed_share=1.0)
         first, last = ops[0][3], ops[-1][4]
@@ -139,7 +140,7 @@ class SourceText:
 
     def _keys(self) -> list[str]:
         if self._word_keys is None:
-            self._word_keys = [_key(w) for w in self.words]
+            self._word_keys = keys(self.words)
         return self._word_keys
 
     def _word_offsets(self) -> list[int]:
@@ -150,19 +151,25 @@ class SourceText:
     def _anchor(self, chunk: list[str]) -> int | None:
         """The source word where the chunk (its word keys) most likely starts, by votes."""
         if self._index is None:
-            index: dict[int, list[int]] = {}
-            words = self._keys()
-            for i in range(max(0, len(words) - SHINGLE + 1)):
-                index.setdefault(hash(tuple(words[i : i + SHINGLE])), []).append(i)
+            index: dict[tuple[str, ...], list[int]] = {}
+            for i, shingle in enumerate(_shingles(self._keys())):
+                index.setdefault(shingle, []).append(i)
             self._index = index
         votes: Counter[int] = Counter()
-        for i in range(max(0, len(chunk) - SHINGLE + 1)):
-            found = self._index.get(hash(tuple(chunk[i : i + SHINGLE])))
+        get = self._index.get
+        for i, shingle in enumerate(_shingles(chunk)):
+            found = get(shingle)
             if found and len(found) <= _MAX_POSITIONS:
-                votes.update(p - i for p in found)
+                for p in found:
+                    votes[p - i] += 1
         if not votes:
             return None
         return votes.most_common(1)[0][0]
+
+
+def _shingles(words: list[str]) -> Iterator[tuple[str, ...]]:
+    """Every run of `SHINGLE` consecutive words, in order."""
+    return zip(*(words[k:] for k in range(SHINGLE)), strict=False)
 
 
 _Op = tuple[str, int, int, int, int]
@@ -193,6 +200,17 @@ def _opcodes(chunk: list[str], window: list[str]) -> list[_Op]:
 def _key(word: str) -> str:
     """A word without its punctuation and markup, case folded (``**1.0**:`` -> ``10``)."""
     return "".join(_TOKEN.findall(word)).casefold() or word
+
+
+_NOT_WORD = re.compile(r"[^\w\n]+")
+
+
+def keys(words: list[str]) -> list[str]:
+    """`_key` of each word, in one pass over their text (words hold no whitespace)."""
+    if not words:
+        return []
+    folded = _NOT_WORD.sub("", "\n".join(words)).casefold().split("\n")
+    return [k or w for k, w in zip(folded, words, strict=True)]
 
 
 _Hunk = tuple[list[str], list[str], bool]

@@ -16,7 +16,9 @@ unchanged sources reads no source file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,17 +35,19 @@ from monitor.freshness.embeddings import Sample, id_hash
 from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
 from monitor.freshness.matching import SourceResolver
 from monitor.freshness.rewrites import refuse_mass_orphaning
+from monitor.freshness.spool import TextSpool
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.freshness.textchecks import MemoGet, TextChecks, TextMode, find_moves
 from monitor.ports import SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Chunk, SourceDocument, SourceProblem, SourceStamp
 from monitor.sources.problems import UnreadableSources
-from monitor.text import sha256_text
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_DIGIT = re.compile(r"\d")
+"""Every value the conflict check compares has a digit: a chunk without one cannot conflict."""
 
 
 @dataclass(kw_only=True)
@@ -93,7 +97,43 @@ def audit(
     now = now or clock.now()
     result = FreshnessAudit(collection=store.name, location=store.location, audited_at=now)
     reads_before = catalog.reads
-    scan = _Scan(mapping, settings, result, rotation, now)
+    with TextSpool() as spool:
+        return _audit(
+            catalog,
+            store,
+            mapping,
+            settings,
+            result,
+            spool,
+            root=root,
+            rewrites=rewrites,
+            known=known,
+            memo_get=memo_get,
+            rotation=rotation,
+            now=now,
+            progress=progress,
+            reads_before=reads_before,
+        )
+
+
+def _audit(
+    catalog: SourceCatalog,
+    store: VectorStore,
+    mapping: MetadataMapping,
+    settings: FreshnessConfig,
+    result: FreshnessAudit,
+    spool: TextSpool,
+    *,
+    root: Path,
+    rewrites: Sequence[PathRewrite],
+    known: Mapping[str, SourceStamp] | None,
+    memo_get: MemoGet,
+    rotation: int,
+    now: datetime,
+    progress: Callable[[int], None] | None,
+    reads_before: int,
+) -> FreshnessAudit:
+    scan = _Scan(mapping, settings, result, rotation, now, spool)
     # Hashing the sources (file reads and C code) overlaps with streaming the store; the
     # chunks that arrive before it is done wait in a small buffer.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragmon-catalog") as pool:
@@ -110,7 +150,7 @@ def audit(
     assert docs is not None and resolver is not None
     if not rewrites:
         # Not a mass orphaning but a store indexed with other paths: say which rewrite.
-        refuse_mass_orphaning(scan.recorded, docs.keys(), root)
+        refuse_mass_orphaning(scan.recorded, docs.keys(), root, resolver)
     result.source_problems = list(catalog.problems)
     result.catalog_documents = len(docs)
     result.newest_source_change = max((d.modified_at for d in docs.values()), default=None)
@@ -146,7 +186,7 @@ def audit(
                 id=doc_id, status=DocClass.MISSING, modified_at=doc.modified_at
             )
 
-    checker = TextChecks(catalog, store, settings, memo_get, result.memos, now)
+    checker = TextChecks(catalog, store, settings, memo_get, result.memos, now, spool)
     by_text = _by_document_hash(result.documents, pending, docs, catalog, checker, scan, resolver)
     result.text_mode = checker.run(result.documents, by_text, docs)
     find_moves(result.documents, pending, docs, checker)
@@ -158,8 +198,10 @@ def audit(
     for state in result.documents.values():
         state.settle(settings.min_coverage)
 
-    if scan.conflict_sample.ids:
-        result.conflicts = _conflicts(store, scan.conflict_sample.ids, mapping, resolver, settings)
+    # Only sampled chunks with a digit can state a value that conflicts: the others need
+    # no vector query (on a large collection the first one loads the whole index).
+    if wanted := scan.conflict_sample.marked:
+        result.conflicts = _conflicts(store, wanted, mapping, resolver, settings)
         modified = {k: d.modified_at for k, d in docs.items()}
         result.conflict_groups = group_conflicts(result.conflicts, modified)
     result.source_reads = catalog.reads - reads_before
@@ -176,6 +218,10 @@ class _Seen(NamedTuple):
     embedded_at: datetime | None
     chunk_index: int | None
     has_text: bool
+    has_digit: bool | None
+    """Known for chunks read before the catalog (their text is not at hand later)."""
+    text_at: tuple[int, int] | None
+    """Where its text was spooled, for chunks read before the catalog was known."""
 
 
 class _Scan:
@@ -195,8 +241,9 @@ class _Scan:
         result: FreshnessAudit,
         rotation: int,
         now: datetime,
+        spool: TextSpool,
     ):
-        self.mapping, self.result, self.now = mapping, result, now
+        self.mapping, self.result, self.now, self.spool = mapping, result, now, spool
         self.docs: Mapping[str, SourceDocument] | None = None
         self.resolver: SourceResolver | None = None
         self.early: list[_Seen] = []
@@ -219,7 +266,7 @@ class _Scan:
         self.docs = docs
         self.resolver = SourceResolver(docs.keys(), root, rewrites)
         for seen in self.early:
-            self._place(seen)
+            self._place(seen, None)
         self.early = []
 
     def page(self, chunks: Sequence[Chunk]) -> None:
@@ -241,13 +288,12 @@ class _Scan:
                 # One parse per file: its chunks share the document's hash.
                 found = recorded_document(chunk.metadata)
                 self.llamaindex[prov.source] = dict([found]) if found else {}
-            has_text = bool(chunk.text)
+            text = chunk.text or ""
+            has_text = bool(text)
             # Hashed only where no stored source hash can decide the verdict; a stored chunk
             # hash keys the text check of a chunk whose source hash no longer matches.
             text_sha = (
-                sha256_text(chunk.text or "")
-                if has_text and prov.source_sha256 is None
-                else prov.chunk_sha256
+                _text_key(text) if has_text and prov.source_sha256 is None else prov.chunk_sha256
             )
             seen = _Seen(
                 id=chunk.id,
@@ -257,13 +303,24 @@ class _Scan:
                 embedded_at=_one(self.shared, prov.embedded_at),
                 chunk_index=prov.chunk_index,
                 has_text=has_text,
+                has_digit=(has_text and _DIGIT.search(text) is not None)
+                if self.docs is None
+                else None,
+                text_at=self.spool.add(text) if has_text and self.docs is None else None,
             )
             if self.docs is None:
                 self.early.append(seen)
             else:
-                self._place(seen)
+                self._place(seen, text)
 
-    def _place(self, seen: _Seen) -> None:
+    def _text_at(self, seen: _Seen, text: str | None) -> tuple[int, int] | None:
+        """Where the text check will find the chunk's text (spooled now if need be)."""
+        if seen.text_at is not None or not text:
+            return seen.text_at
+        return self.spool.add(text)
+
+    def _place(self, seen: _Seen, text: str | None) -> None:
+        """Judge or keep one chunk; ``text`` is its text unless it was spooled already."""
         assert self.docs is not None and self.resolver is not None
         chunk_id = seen.id
         source = self.resolver.resolve(seen.source)
@@ -273,7 +330,7 @@ class _Scan:
         state.embedded(seen.embedded_at)
         doc = self.docs.get(source)
         if doc is not None and seen.source_sha256 is not None:
-            self._judge_by_hash(state, doc, seen)
+            self._judge_by_hash(state, doc, seen, text)
         else:
             self.pending[source].append(
                 ChunkInfo(
@@ -282,13 +339,21 @@ class _Scan:
                     text_sha256=seen.text_sha256,
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
+                    text_at=self._text_at(seen, text) if seen.text_sha256 else None,
                 )
             )
         if seen.has_text:
             digest = id_hash(chunk_id)
-            self.conflict_sample.offer(chunk_id, digest, source)
+            sample = self.conflict_sample
+            if sample.wants(digest):  # the digit test only for the few it may keep
+                mark = seen.has_digit
+                if mark is None:
+                    mark = text is not None and _DIGIT.search(text) is not None
+                sample.offer(chunk_id, digest, source, mark=mark)
 
-    def _judge_by_hash(self, state: DocumentState, doc: SourceDocument, seen: _Seen) -> None:
+    def _judge_by_hash(
+        self, state: DocumentState, doc: SourceDocument, seen: _Seen, text: str | None
+    ) -> None:
         state.modified_at = doc.modified_at
         if seen.source_sha256 == doc.sha256:
             state.hashed += 1
@@ -305,6 +370,7 @@ class _Scan:
                     text_sha256=seen.text_sha256 or f"source:{seen.source_sha256}",
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
+                    text_at=self._text_at(seen, text),
                 )
             )
         else:
@@ -342,6 +408,13 @@ def _by_document_hash(
                 states[doc_id].add(ChunkClass.FRESH, info.id, "document-hash")
             rest[doc_id] = [i for i in pending[doc_id] if not i.text_sha256]
     return rest
+
+
+def _text_key(text: str) -> str:
+    """What keys a chunk's remembered text check: a hash of its text as stored. (Not
+    `sha256_text`: normalising every chunk of a large collection costs more than hashing
+    it, and a chunk whose stored text changed only in whitespace is merely checked again.)"""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _one(pool: dict[Any, Any], value: _T) -> _T:

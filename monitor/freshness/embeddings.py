@@ -34,13 +34,14 @@ class Sample:
     def __init__(self, size: int, salt: str):
         self._size = size
         self._salt = int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "big")
-        self._heap: list[tuple[int, str, str]] = []
+        self._heap: list[tuple[int, str, str, bool]] = []
 
-    def offer(self, chunk_id: str, digest: int, source: str) -> None:
-        """Consider ``chunk_id`` of ``source``, whose unsalted hash is ``digest`` (`id_hash`)."""
+    def offer(self, chunk_id: str, digest: int, source: str, *, mark: bool = True) -> None:
+        """Consider ``chunk_id`` of ``source``, whose unsalted hash is ``digest`` (`id_hash`);
+        ``mark`` is kept with it (see `marked`) and has no say in what is sampled."""
         if self._size <= 0:
             return
-        item = (-(digest ^ self._salt), chunk_id, source)
+        item = (-(digest ^ self._salt), chunk_id, source, mark)
         if len(self._heap) < self._size:
             heapq.heappush(self._heap, item)
         elif item > self._heap[0]:
@@ -48,12 +49,24 @@ class Sample:
 
     @property
     def ids(self) -> list[str]:
-        return sorted(chunk_id for _, chunk_id, _ in self._heap)
+        return sorted(chunk_id for _, chunk_id, _, _ in self._heap)
+
+    def wants(self, digest: int) -> bool:
+        """Whether `offer` could keep an id whose unsalted hash is ``digest`` (so what it
+        would be offered with need not be worked out otherwise)."""
+        if self._size <= 0:
+            return False
+        return len(self._heap) < self._size or -(digest ^ self._salt) >= self._heap[0][0]
+
+    @property
+    def marked(self) -> list[str]:
+        """The sampled ids that were offered with ``mark`` true, sorted."""
+        return sorted(chunk_id for _, chunk_id, _, mark in self._heap if mark)
 
     @property
     def owners(self) -> dict[str, str]:
         """The source of each sampled chunk."""
-        return {chunk_id: source for _, chunk_id, source in self._heap}
+        return {chunk_id: source for _, chunk_id, source, _ in self._heap}
 
 
 def id_hash(chunk_id: str) -> int:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
@@ -53,6 +54,12 @@ class SourceResolver:
         return candidates[0] if candidates else value
 
     def _candidates(self, value: str) -> list[str]:
+        if os.sep == "/" and not value.startswith("/") and "\\" not in value:
+            # A relative POSIX path (the usual case): what the general rules below give,
+            # without pathlib's cost (it shows at tens of thousands of sources).
+            parts = [p for p in value.split("/") if p and p != "."]
+            out = ["/".join(parts[1:])] if len(parts) > 1 and parts[0] == self._root_name else []
+            return [*out, "/".join(parts)] if parts else out
         out = []
         path = Path(value)
         if path.is_absolute():

@@ -88,12 +88,20 @@ class PathRewriteNeededError(ConfigError):
         Exception.__init__(self, f"key 'mapping.path_rewrites': {self.problem}")
 
 
-def refuse_mass_orphaning(recorded: Mapping[str, int], ids: Collection[str], root: Path) -> None:
-    """Raise `PathRewriteNeededError` when most chunks only resolve after a prefix rewrite."""
+def refuse_mass_orphaning(
+    recorded: Mapping[str, int],
+    ids: Collection[str],
+    root: Path,
+    resolver: SourceResolver | None = None,
+) -> None:
+    """Raise `PathRewriteNeededError` when most chunks only resolve after a prefix rewrite.
+
+    ``resolver``: one already made for ``ids`` and ``root`` without rewrites (its cache is
+    reused)."""
     total = sum(recorded.values())
     if not total or not ids:
         return
-    resolver = SourceResolver(ids, root)
+    resolver = resolver or SourceResolver(ids, root)
     unresolved = {s: n for s, n in recorded.items() if resolver.resolve(s) not in ids}
     if sum(unresolved.values()) <= MASS_ORPHANING * total:
         return

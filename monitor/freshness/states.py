@@ -49,6 +49,8 @@ class ChunkInfo(NamedTuple):
     text_sha256: str | None
     embedded_at: datetime | None
     chunk_index: int | None
+    text_at: tuple[int, int] | None = None
+    """Where the scan spooled the chunk's text (`monitor.freshness.spool.TextSpool`)."""
 
 
 @dataclass(kw_only=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from monitor.freshness.alignment import (
     largest_gap,
     match_words,
 )
+from monitor.freshness.spool import TextSpool
 from monitor.freshness.states import ChunkClass, ChunkInfo, DocClass, DocumentState, stale_age
 from monitor.ports import SourceCatalog, VectorStore
 from monitor.records import SourceDocument
@@ -55,10 +57,12 @@ class TextChecks:
         memo_get: MemoGet,
         memos: dict[str, Any],
         now: datetime,
+        spool: TextSpool | None = None,
     ):
         self._catalog, self._store, self._settings = catalog, store, settings
         self._memo_get, self._memos = memo_get, memos
         self._now = now
+        self._spool = spool
         self._texts: dict[str, str] = {}
         self._anchors: _Anchors | None = None
         self.failed: dict[str, str] = {}
@@ -69,17 +73,17 @@ class TextChecks:
             self._texts[doc.id] = normalise(self._catalog.read_text(doc))
         return self._texts[doc.id]
 
-    def chunk_texts(self, ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            out.update(
-                (c.id, normalise(c.text or "")) for c in self._store.get(ids[start : start + 500])
-            )
-        return out
+    def chunk_texts(self, infos: Sequence[ChunkInfo]) -> dict[str, str]:
+        """The normalised text of the chunks ``infos``."""
+        return {k: normalise(v) for k, v in self.chunk_texts_raw(infos).items()}
 
-    def chunk_texts_raw(self, ids: Sequence[str]) -> dict[str, str]:
-        """The stored text of the chunks ``ids``, as stored."""
+    def chunk_texts_raw(self, infos: Sequence[ChunkInfo]) -> dict[str, str]:
+        """The stored text of the chunks ``infos``, as stored: from the spool where the
+        scan left it there, else fetched from the store."""
         out: dict[str, str] = {}
+        if self._spool is not None:
+            out = self._spool.get_many((i.id, i.text_at) for i in infos if i.text_at)
+        ids = [i.id for i in infos if i.id not in out]
         for start in range(0, len(ids), _FETCH):
             out.update((c.id, c.text or "") for c in self._store.get(ids[start : start + _FETCH]))
         return out
@@ -89,7 +93,10 @@ class TextChecks:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def remembered(self, keys: Iterable[str]) -> Mapping[str, Any]:
-        return self._memo_get(keys)
+        # Kept as one JSON text each (see `remember`).
+        return {
+            k: json.loads(v) if isinstance(v, str) else v for k, v in self._memo_get(keys).items()
+        }
 
     def anchors(self, ids: list[str], docs: Mapping[str, SourceDocument]) -> _Anchors:
         """An index of where text occurs among the documents ``ids`` (built once per audit)."""
@@ -104,8 +111,11 @@ class TextChecks:
         return self._anchors
 
     def remember(self, key: str, value: Any) -> None:
-        """Keep ``value`` for the next audit (hits are kept too, so they do not expire)."""
-        self._memos[key] = value
+        """Keep ``value`` for the next audit (hits are kept too, so they do not expire).
+
+        Stored as one JSON text: the history then writes one string per entry instead of
+        converting a tree of lists and dicts per chunk."""
+        self._memos[key] = json.dumps(value, separators=(",", ":"))
 
     def run(
         self,
@@ -137,7 +147,7 @@ class TextChecks:
                 batch.append(misses[start])
                 size += len(pending[misses[start]])
                 start += 1
-            texts = self.chunk_texts_raw([i.id for k in batch for i in pending[k]])
+            texts = self.chunk_texts_raw([i for k in batch for i in pending[k]])
             for doc_id in batch:
                 try:
                     found[doc_id] = self._check(docs[doc_id], pending[doc_id], texts)
@@ -145,11 +155,11 @@ class TextChecks:
                     self.failed[doc_id] = exc.reason
         for doc_id in found:
             self.remember(keys[doc_id], found[doc_id])
-        located = {
-            doc_id: {cid: Located.from_json(v) for cid, v in verdict["chunks"].items()}
-            for doc_id, verdict in found.items()
-        }
-        mode = TextMode.decide(c for chunks in located.values() for c in chunks.values())
+        # Verdicts stay in their JSON form; only those of chunks not found verbatim (the
+        # few) become `Located`.
+        mode = TextMode.decide(
+            (v[0], bool(v[5])) for verdict in found.values() for v in verdict["chunks"].values()
+        )
         for doc_id, infos in pending.items():
             state = states[doc_id]
             if doc_id in self.failed:
@@ -157,9 +167,15 @@ class TextChecks:
                 # and certainly not orphaned; the next run sees what it has become.
                 state.unreadable(self.failed[doc_id], [i.id for i in infos])
                 continue
-            chunks, spans = located[doc_id], []
+            chunks, spans = found[doc_id]["chunks"], []
             for info in infos:
-                where = chunks[info.id]
+                raw = chunks[info.id]
+                if raw[0] == VERBATIM:
+                    state.add(ChunkClass.FRESH, info.id, "exact")
+                    if raw[1] is not None:
+                        spans.append((int(raw[1][0]), int(raw[1][1])))
+                    continue
+                where = Located.from_json(raw)
                 present = where.kind == VERBATIM or (mode.tolerant and where.tolerant)
                 if where.kind == VERBATIM:
                     state.add(ChunkClass.FRESH, info.id, "exact")
@@ -203,7 +219,17 @@ class TextChecks:
         for info in infos:
             source = raw if info.id in tagged else plain
             text = texts.get(info.id, "")
-            where = source.locate(match_words(text), threshold=threshold)
+            words = match_words(text)
+            if source is main:
+                # The common case, verbatim in the rendering coverage is measured on: as
+                # `SourceText.locate` finds it, without building a `Located`.
+                compact = "".join(words)
+                start = main.compact.find(compact) if compact else 0
+                if start >= 0:
+                    span = [start, start + len(compact)] if compact else None
+                    chunks[info.id] = [VERBATIM, span, 0.0, "", "", False]
+                    continue
+            where = source.locate(words, threshold=threshold)
             if source is not main and where.span is not None:
                 # Its span in the rendering coverage is measured on, where there is one.
                 other = main.locate(
@@ -242,12 +268,13 @@ class TextMode:
     MIN_CLOSE: ClassVar[float] = 0.5
 
     @classmethod
-    def decide(cls, located: Iterable[Located]) -> TextMode:
+    def decide(cls, located: Iterable[tuple[str, bool]]) -> TextMode:
+        """The mode for chunks located as ``(kind, tolerant)`` (see `Located`)."""
         checked = verbatim = close = 0
-        for where in located:
+        for kind, tolerant in located:
             checked += 1
-            verbatim += where.kind == VERBATIM
-            close += where.kind == ALIGNED and where.tolerant
+            verbatim += kind == VERBATIM
+            close += kind == ALIGNED and tolerant
         rewritten = (
             checked >= cls.MIN_CHUNKS
             and verbatim <= cls.MAX_VERBATIM * checked
@@ -385,7 +412,7 @@ def _text_moves(
     }
     stored = checker.remembered(keys.values())
     misses = [source for source in orphans if keys[source] not in stored]
-    texts = checker.chunk_texts([i.id for s in misses for i in orphans[s]]) if misses else {}
+    texts = checker.chunk_texts([i for s in misses for i in orphans[s]]) if misses else {}
     out: dict[str, dict[str, str]] = {}
     for source, infos in orphans.items():
         if keys[source] in stored:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -259,10 +259,12 @@ class HistoryStore:
 
 def _replace_stamps(session: Session, stamps: Mapping[str, SourceStamp]) -> None:
     session.execute(delete(SourceStampRow))
-    session.add_all(
-        SourceStampRow(source_id=k, size=v.size, mtime_ns=v.mtime_ns, sha256=v.sha256)
+    rows = [
+        {"source_id": k, "size": v.size, "mtime_ns": v.mtime_ns, "sha256": v.sha256}
         for k, v in stamps.items()
-    )
+    ]
+    if rows:
+        session.execute(insert(SourceStampRow), rows)
 
 
 def _upsert_memos(session: Session, memos: Mapping[str, Any]) -> None:
@@ -270,7 +272,10 @@ def _upsert_memos(session: Session, memos: Mapping[str, Any]) -> None:
     keys = list(memos)
     for start in range(0, len(keys), 500):
         session.execute(delete(MemoRow).where(MemoRow.key.in_(keys[start : start + 500])))
-    session.add_all(MemoRow(key=k, value=_jsonable(v), used_at=now) for k, v in memos.items())
+    # One bulk INSERT (executemany), not a unit-of-work object per entry.
+    rows = [{"key": k, "value": _jsonable(v), "used_at": now} for k, v in memos.items()]
+    if rows:
+        session.execute(insert(MemoRow), rows)
     session.execute(delete(MemoRow).where(MemoRow.used_at < now - MEMO_RETENTION))
 
 
