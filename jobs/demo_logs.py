@@ -198,19 +198,31 @@ def simulate_llm(
         return Answer(f"{said} {invented}", "invented_orphan")
     if top.badly_cut and rng.random() < 0.5:
         return Answer(f"{said} {invented}", "invented_cut")
-    flat_now = " ".join(source_now.split())
-    flat_chunk = " ".join(top.text.split())
-    was_there = flat_chunk in " ".join(indexed.get(top.source, "").split())
-    if was_there and flat_chunk not in flat_now:
-        # Stale: the context contradicts what the LLM knows of the source now; it states
-        # the current version and reconciles the two with an invented change date.
-        changed = _changed_sentences(top.text, flat_now)
+    for hit in hits:
+        # Stale: a chunk of the context contradicts what the LLM knows of its source now;
+        # it states the current version and reconciles the two with an invented date.
+        changed = _stale_edits(hit, current, indexed)
         if changed:
             when = RECONCILED.format(day=rng.randrange(1, 29), month=rng.choice(MONTHS))
             return Answer(f"{said} {changed[0]} {when}", "stale")
     if rng.random() < 0.125:
         return Answer(said + EMBELLISHED, "embellished")
     return Answer(said, "grounded")
+
+
+def _stale_edits(
+    hit: Retrieved, current: Mapping[str, str], indexed: Mapping[str, str]
+) -> list[str]:
+    """The current sentences that edit ``hit``'s text, when the chunk was cut from the
+    indexed source and the source no longer holds it (else none)."""
+    now = current.get(hit.source)
+    if now is None:
+        return []
+    flat_now = " ".join(now.split())
+    flat_chunk = " ".join(hit.text.split())
+    if flat_chunk in flat_now or flat_chunk not in " ".join(indexed.get(hit.source, "").split()):
+        return []
+    return _changed_sentences(hit.text, flat_now)
 
 
 def _changed_sentences(chunk: str, source_now: str) -> list[str]:
