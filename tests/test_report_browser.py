@@ -1,8 +1,7 @@
-"""The report of several days of runs, opened in headless Chromium at 1280 and 1920 px.
+"""The demo's month, its report opened in headless Chromium at 1280 and 1920 px.
 
-The history is the demo's (real jobs on the real demo store), with a hostile document
-added and audited, and the figures of each signal job stored once a day for the days
-before through the history API, as a scheduler would have. The page is written by the
+The history is the 30-day demo's (real jobs on the real demo store against the simulated
+clock), with a hostile document added and audited afterwards. The page is written by the
 `report` job itself. Screenshots of the overview and of every section at both widths
 are kept in ``$RAGMON_ARTIFACTS/report`` (default ``test-output/report``, gitignored).
 """
@@ -19,8 +18,10 @@ import pytest
 
 from dashboards.registry import sections
 from jobs import registry
-from jobs.demo import run_demo
+from jobs.demo import PLANTED_DOCUMENTS, run_demo
 from jobs.runner import execute
+from jobs.setup import last_details
+from monitor.correlation.results import CorrelationResult
 from monitor.history import HistoryStore
 from monitor.records import RunResult
 from tests.browser import chromium
@@ -42,7 +43,7 @@ MILLISECOND_TIME = re.compile(r"\d\d:\d\d:\d\d\.\d")
 @pytest.fixture(scope="module")
 def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HistoryStore]:
     workdir = tmp_path_factory.mktemp("report-days") / "demo"
-    run_demo(workdir, days=7, quiet=True)
+    run_demo(workdir, days=30, quiet=True)
     config = registry.load_config(workdir / "ragmon.toml")
     history = HistoryStore.open(config.history_url)
     # Text from outside, on every path into the page: a document's name and text, an error.
@@ -253,9 +254,22 @@ def test_sections_link_to_their_findings_and_the_fix_queue(pages, report_page):
     facts = pages[WIDTHS[0]]
     assert facts["fix_rows"] >= 5
     assert facts["finding_links"] >= 3  # findings whose document has a fix-queue row
-    page = report_page[0].read_text(encoding="utf-8")
-    for key in ("freshness", "chunking", "grounding"):
-        assert f'href="#{key}-findings"' in page and f'id="{key}-findings"' in page
+    page, history = report_page[0].read_text(encoding="utf-8"), report_page[1]
+    linked = 0
+    for key, job in (
+        ("freshness", "freshness"),
+        ("chunking", "chunking"),
+        ("grounding", "grounding"),
+        ("correlation", "correlate"),
+    ):
+        last = history.last_success(job)
+        assert last is not None, job
+        if history.findings(last.id):  # a run that found nothing has nothing to link to
+            assert f'href="#{key}-findings"' in page and f'id="{key}-findings"' in page
+            linked += 1
+    assert linked >= 3
+    ids = re.findall(r'<[a-z0-9]+[^>]*\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
 
 
 def test_the_report_job_shows_as_finished_in_its_own_report(pages):
@@ -270,3 +284,24 @@ def test_screenshots_of_the_overview_and_every_section_at_both_widths_are_kept(p
     assert len(shots) == 2 * (1 + len(sections()))
     for path in shots:
         assert path.is_file() and path.stat().st_size > 2_000, path
+
+
+def test_the_month_shows_staleness_as_the_top_correlation_finding(report_page):
+    """The demo's app answers worse from stale chunks: the correlation finds that, worded
+    as an association, and its top hotspot is a document the demo made stale."""
+    path, history = report_page
+    result = CorrelationResult.from_json(last_details(history, "correlate") or {})
+    found = sorted(
+        (f for f in result.features if f.status == "finding" and f.kind == "binary"),
+        key=lambda f: f.diff or 0,
+    )
+    assert found and found[0].name == "any_stale", [(f.name, f.diff) for f in found]
+    stale = found[0]
+    assert stale.diff is not None and stale.ci_high is not None and stale.ci_high < -0.2
+    top = result.hotspots[0]
+    assert top.source_id in PLANTED_DOCUMENTS and top.status == "stale", top
+    page = path.read_text(encoding="utf-8")
+    assert "answers that retrieved a stale chunk scored" in page
+    summary = (path.parents[2] / "demo-summary.txt").read_text(encoding="utf-8")
+    assert f"top hotspot: {top.source_id} (stale)" in summary
+    assert "a document the demo planted a problem in" in summary
