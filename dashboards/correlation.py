@@ -15,6 +15,7 @@ from dashboards.model import (
     Light,
     ReportData,
     SectionOutput,
+    findings_of,
     headline,
     latest_result,
     scaled,
@@ -84,6 +85,7 @@ class CorrelationSection:
                 ),
             ],
             light=light,
+            findings=findings_of(data, JOB),
             data={
                 "latest": latest.to_json() if latest is not None else None,
                 "series": {f.id: f.spec["data"] for f in figures},
