@@ -310,6 +310,9 @@ ORDER BY r.rid
 _BLOCK = 100_000
 """Response row ids per chunk query: the query returns one text of about 16 bytes per
 retrieved chunk, well under SQLite's 1 GB string limit."""
+_POSITION_BITS = 24
+"""Bits of a chunk's position (its 0-based rank in the retrieved list, far under 2**24)
+in the packed key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,33 +327,42 @@ class _Chunks:
 
 
 def _chunks(db: _Reader, rid_lo: int, rid_hi: int, rids: np.ndarray) -> _Chunks:
-    """The (rid, position, lineage id) of each chunk retrieved by a response in ``rids``
-    (ascending), read by key range. Each block of responses comes back as one
-    comma-separated text that numpy parses: fetching five million rows as Python tuples
-    cost more than the query (and another SQLite library in the process is no option,
-    see `_Reader`)."""
+    """The (response, position, lineage id) of each chunk retrieved by a response in
+    ``rids`` (ascending), read by key range. Each block of responses comes back as one
+    comma-separated text of two integers per chunk that numpy parses: fetching five
+    million rows as Python tuples cost more than the query (and another SQLite library
+    in the process is no option, see `_Reader`)."""
     concat = "group_concat" if db.dialect == "sqlite" else "string_agg"
+    # (rid - block start, position) in one integer, in key order; then the lineage id.
     sql = (
-        f"SELECT {concat}(CAST(rid AS TEXT) || ',' || CAST(position AS TEXT) || ',' || "
-        "CAST(coalesce(lineage_id, -1) AS TEXT), ',') FROM response_chunks "
+        f"SELECT {concat}(CAST(CAST(rid - :lo AS BIGINT) * {1 << _POSITION_BITS} + position "
+        "AS TEXT) || ',' || CAST(coalesce(lineage_id, -1) AS TEXT), ',') FROM response_chunks "
         "WHERE rid BETWEEN :lo AND :hi"
     )
-    parts = []
+    index = _Index(rids)
+    mask = (1 << _POSITION_BITS) - 1
+    found: dict[str, list[np.ndarray]] = {"response": [], "position": [], "lineage": []}
     for start in range(rid_lo, rid_hi + 1, _BLOCK):
         text = db.value(sql, {"lo": start, "hi": min(start + _BLOCK - 1, rid_hi)})
-        if text:
-            parts.append(_parse(text))
-    flat = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-    rows = flat.reshape(-1, 3)
-    rid, position = rows[:, 0], rows[:, 1]
-    if len(rid) > 1:
-        step = np.diff(rid)
-        if np.any(step < 0) or np.any((step == 0) & (np.diff(position) <= 0)):
-            order = np.lexsort((position, rid))
-            rows = rows[order]
-            rid, position = rows[:, 0], rows[:, 1]
-    at, keep = _Index(rids).locate(rid)
-    return _Chunks(response=at[keep], position=position[keep], lineage=rows[keep, 2])
+        if not text:
+            continue
+        pairs = np.fromstring(text, dtype=np.int64, sep=",").reshape(-1, 2)
+        del text
+        key, lineage = pairs[:, 0], pairs[:, 1]
+        if np.any(key[1:] <= key[:-1]):  # the database returned them out of key order
+            order = np.argsort(key, kind="stable")
+            key, lineage = key[order], lineage[order]
+        at, keep = index.locate(start + (key >> _POSITION_BITS))
+        if not keep.all():
+            at, key, lineage = at[keep], key[keep], lineage[keep]
+        found["response"].append(at)
+        found["position"].append(key & mask)
+        found["lineage"].append(lineage)
+    joined = {
+        name: np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        for name, parts in found.items()
+    }
+    return _Chunks(**joined)
 
 
 class _Index:
@@ -380,10 +392,6 @@ class _Index:
             return np.where(found, at, 0), found
         at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         return at, keys[at] == wanted
-
-
-def _parse(text: str) -> np.ndarray:
-    return np.fromstring(text, dtype=np.int64, sep=",")
 
 
 def _aggregate(
