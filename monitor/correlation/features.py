@@ -1,11 +1,13 @@
 """Per-response upstream features, joined in the history database.
 
-`load_frames` asks the database for one row per response with a grounding score in the
-window: its grounding, and aggregates over the chunks it retrieved (lineage class shares,
-the largest edit, the stalest age, conflict membership, chunking flags, the top-1 score
-and margin) and its retrieval state (query drift, context budget). The join and the
-``GROUP BY`` run in SQL (SQLite or PostgreSQL), so millions of retrieved chunks never
-pass through a Python loop; pandas only names and types the columns.
+`load_frames` builds one row per response with a grounding score in the window: its
+grounding, aggregates over the chunks it retrieved (lineage class shares, the largest
+edit, the stalest age, conflict membership, chunking flags, the top-1 score and margin)
+and its retrieval state (query drift, context budget). The database (SQLite or
+PostgreSQL) returns one row per response with its top two chunks joined by key, one row
+per lineage row with its chunk's flags, and the retrieved chunks as one text of integers
+per block of responses; numpy parses that text and sums per response, so millions of
+retrieved chunks never pass through a Python loop or become Python tuples.
 
 Where each feature comes from:
 
