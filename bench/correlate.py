@@ -11,8 +11,8 @@ Python. Each measurement runs in its own process, so its peak RSS is its own:
   of the largest table, no join;
 - read (reference): ``response_chunks``' rid, position and lineage id read into pandas
   without any join, the way `load_frames` reads the retrieved chunks;
-- frames: `load_frames` over the whole window, the join and GROUP BY in SQL, both frames
-  built (what the correlate job does before the analysis);
+- frames: `load_frames` over the whole window, both frames built (what the correlate job
+  does before the analysis);
 - analyse: `load_frames` then `monitor.correlation.stats.analyse`, when that module is
   there.
 
@@ -235,7 +235,7 @@ def main() -> None:
         f"{read['rows'] / read['wall']:>12,.0f} rows/s  peak RSS {read['peak_rss_mb']:6.0f} MB"
     )
     print(
-        f"  load_frames      join + GROUP BY, both frames    {frames['join']:6.2f} s "
+        f"  load_frames      join, both frames               {frames['join']:6.2f} s "
         f"(CPU {frames['join_cpu']:6.2f} s)  "
         f"{frames['rows'] / frames['join']:>12,.0f} rows/s  "
         f"peak RSS {frames['peak_rss_mb']:6.0f} MB"

@@ -1,11 +1,13 @@
 """Per-response upstream features, joined in the history database.
 
-`load_frames` asks the database for one row per response with a grounding score in the
-window: its grounding, and aggregates over the chunks it retrieved (lineage class shares,
-the largest edit, the stalest age, conflict membership, chunking flags, the top-1 score
-and margin) and its retrieval state (query drift, context budget). The join and the
-``GROUP BY`` run in SQL (SQLite or PostgreSQL), so millions of retrieved chunks never
-pass through a Python loop; pandas only names and types the columns.
+`load_frames` builds one row per response with a grounding score in the window: its
+grounding, aggregates over the chunks it retrieved (lineage class shares, the largest
+edit, the stalest age, conflict membership, chunking flags, the top-1 score and margin)
+and its retrieval state (query drift, context budget). The database (SQLite or
+PostgreSQL) returns one row per response with its top two chunks joined by key, one row
+per lineage row with its chunk's flags, and the retrieved chunks as one text of integers
+per block of responses; numpy parses that text and sums per response, so millions of
+retrieved chunks never pass through a Python loop or become Python tuples.
 
 Where each feature comes from:
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -139,42 +141,26 @@ def load_frames(
         source = _grounding_source(db, lo, hi)
         rid_lo, rid_hi = _rid_range(db, lo, hi)
         window = {"lo": lo, "hi": hi, "rid_lo": rid_lo, "rid_hi": rid_hi}
-        db.execute(f"DROP TABLE IF EXISTS {STATE}")
-        db.execute(_STATE_TABLE)
-        db.execute(_state_sql(db.dialect))
         raw = db.frame(
             _responses_sql(db.dialect, wanted, source), {**window, **_label_params(db, wanted)}
         )
-        lineage = _Lineage(
-            db.frame(
-                "SELECT l.id AS id, l.chunk_id AS chunk_id, l.source_id AS source_id, "
-                "l.chunk_class AS chunk_class FROM chunk_lineage l "
-                f"WHERE l.id IN (SELECT id FROM {STATE}) ORDER BY l.id"
-            )
-        )
-        retrieved = _retrieved(db, window, raw["rid"].to_numpy(dtype=np.int64), lineage)
-        db.execute(f"DROP TABLE {STATE}")
-    raw["top1_source"] = lineage.take("source_id", raw["top1_lineage"])
+        lineage = _Lineage(db.frame(_lineage_sql(db.dialect)))
+        rid = raw["rid"].to_numpy(dtype=np.int64)
+        chunks = _chunks(db, rid_lo, rid_hi, rid)
+    rows = lineage.rows(chunks.lineage)
+    _aggregate(raw, chunks.response, rows, lineage.table)
+    raw["top1_source"] = lineage.take("source_id", lineage.rows(raw["top1_lineage"]))
+    retrieved = pd.DataFrame(
+        {"rid": rid[chunks.response], "position": chunks.position}, columns=["rid", "position"]
+    )
+    for column in ("chunk_id", "source_id", "chunk_class"):
+        retrieved[column] = lineage.take(column, rows)
     return Frames(
         responses=_responses_frame(raw, wanted),
         retrieved=retrieved,
         documents=latest_documents(history),
         grounding_source=source,
     )
-
-
-STATE = "ragmon_corr_state"
-"""A temporary table: one row per lineage row with its state packed into two integers, so
-the join over millions of retrieved chunks looks up one integer key per chunk (not a
-chunk id string in ``chunk_quality``) and sums two columns instead of a dozen."""
-_STATE_TABLE = (
-    f"CREATE TEMPORARY TABLE {STATE} "
-    "(id INTEGER PRIMARY KEY, classes BIGINT, flags BIGINT, changed FLOAT, age FLOAT)"
-)
-_BITS = 10
-"""Bits per packed count: up to 1023 chunks of one response."""
-_CLASS_FIELDS = ("known", *CLASS_FEATURES)
-_FLAG_FIELDS = ("conflict_known", "conflict", "quality", "truncated", "mid_sentence", "junk")
 
 
 class _Reader:
@@ -198,9 +184,14 @@ class _Reader:
         self._cursor.execute(self._render(sql, params or {}), dict(params or {}))
 
     def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        self._cursor.execute(self._render(sql, params or {}), dict(params or {}))
+        self.execute(sql, params)
         names = [d[0] for d in self._cursor.description]
         return pd.DataFrame.from_records(self._cursor.fetchall(), columns=names)
+
+    def value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        self.execute(sql, params)
+        row = self._cursor.fetchone()
+        return None if row is None else row[0]
 
 
 @contextlib.contextmanager
@@ -227,8 +218,8 @@ def _grounding_source(db: _Reader, lo: int, hi: int) -> str:
 
 def _rid_range(db: _Reader, lo: int, hi: int) -> tuple[int, int]:
     """The smallest and largest row id of the window's responses: the chunks are read by
-    this key range (rows are numbered in ingestion order, so it is tight), and the final
-    join keeps only the window's responses."""
+    this key range (rows are numbered in ingestion order, so it is tight), and only the
+    chunks of the window's scored responses are kept."""
     found = db.frame(
         "SELECT min(rid) AS lo, max(rid) AS hi FROM responses WHERE at_us >= :lo AND at_us < :hi",
         {"lo": lo, "hi": hi},
@@ -237,36 +228,23 @@ def _rid_range(db: _Reader, lo: int, hi: int) -> tuple[int, int]:
     return (int(low), int(high)) if pd.notna(low) else (0, -1)
 
 
-def _pack(fields: Sequence[tuple[str, str]]) -> str:
-    """``fields`` (name, 0/1 SQL expression) packed ``_BITS`` bits apart; a sum of packed
-    values is the packed sum of each field, as long as each stays under 2**_BITS."""
-    return " + ".join(
-        f"(CASE WHEN {expr} THEN {1 << (_BITS * i)} ELSE 0 END)"
-        for i, (_name, expr) in enumerate(fields)
-    )
-
-
-def _state_sql(dialect: str) -> str:
+def _lineage_sql(dialect: str) -> str:
+    """Every lineage row (the ids the retrieved chunks point at), in id order, with the
+    latest chunking run's flags of its chunk."""
     true = "TRUE" if dialect == "postgresql" else "1"
-    classes = _pack(
-        [("known", "l.chunk_class <> 'unknown'")]
-        + [(c, f"l.chunk_class = '{c}'") for c in CLASS_FEATURES]
-    )
-    flags = _pack(
-        [
-            ("conflict_known", "l.in_conflict IS NOT NULL"),
-            ("conflict", f"l.in_conflict = {true}"),
-            ("quality", "q.chunk_id IS NOT NULL"),
-            ("truncated", f"q.truncated = {true}"),
-            ("mid_sentence", f"q.mid_sentence = {true}"),
-            ("junk", f"q.junk = {true}"),
-        ]
-    )
     return (
-        f"INSERT INTO {STATE} SELECT l.id, {classes}, {flags}, "
-        "CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.changed_share END, "
-        "CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.stale_age_s END "
-        "FROM chunk_lineage l LEFT JOIN chunk_quality q ON q.chunk_id = l.chunk_id"
+        "SELECT l.id AS id, l.chunk_id AS chunk_id, l.source_id AS source_id, "
+        "l.chunk_class AS chunk_class, "
+        "CASE WHEN l.in_conflict IS NULL THEN NULL "
+        f"WHEN l.in_conflict = {true} THEN 1 ELSE 0 END AS conflict, "
+        "CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.changed_share END AS changed, "
+        "CASE WHEN l.chunk_class = 'fresh' THEN 0.0 ELSE l.stale_age_s END AS age, "
+        "CASE WHEN q.chunk_id IS NULL THEN 0 ELSE 1 END AS quality, "
+        f"CASE WHEN q.truncated = {true} THEN 1 ELSE 0 END AS truncated, "
+        f"CASE WHEN q.mid_sentence = {true} THEN 1 ELSE 0 END AS mid_sentence, "
+        f"CASE WHEN q.junk = {true} THEN 1 ELSE 0 END AS junk "
+        "FROM chunk_lineage l LEFT JOIN chunk_quality q ON q.chunk_id = l.chunk_id "
+        "ORDER BY l.id"
     )
 
 
@@ -304,41 +282,148 @@ def _score(alias: str) -> str:
 
 def _responses_sql(dialect: str, settings: FrameSettings, source: str) -> str:
     true = "TRUE" if dialect == "postgresql" else "1"
-    cluster = _label(dialect, "cluster_label") if settings.cluster_by != "day" else "NULL"
-    stratum = _label(dialect, "stratum_label") if settings.strata_by else "NULL"
-    # One pass over the window's responses in key order: each response's chunks are read
-    # by key and summed as the scan goes (no sort, no materialised subquery). A response
-    # that retrieved nothing keeps NULL aggregates. Per-response columns are the same on
-    # each of its rows; max() keeps the query valid where GROUP BY must name them all.
+    labels = ""
+    if settings.cluster_by != "day":
+        labels += f"{_label(dialect, 'cluster_label')} AS cluster_label, "
+    if settings.strata_by:
+        labels += f"{_label(dialect, 'stratum_label')} AS stratum_label, "
+    # One row per response (every joined table is keyed by rid, the chunks by rid and
+    # position): the top two chunks are read by key; the rest of the chunks are read
+    # apart and summed in numpy (`_chunks`, `_aggregate`). Few columns: each cell of a
+    # million rows costs a Python object.
     return f"""
-SELECT r.rid AS rid, max(r.id) AS response_id, max(r.at_us) AS at_us,
-  max({cluster}) AS cluster_label, max({stratum}) AS stratum_label,
-  max(g.score) AS score, max(g.band) AS band, max(r.grounding) AS logged,
-  max(CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.query_drifted = {true} THEN 1 ELSE 0 END)
-    AS drifted,
-  max(CASE WHEN rr.rid IS NULL THEN NULL WHEN rr.over_budget = {true} THEN 1 ELSE 0 END)
-    AS over_budget,
-  count(c.rid) AS n_chunks, CAST(sum(s.classes) AS BIGINT) AS classes,
-  CAST(sum(s.flags) AS BIGINT) AS flags, max(s.changed) AS max_changed, max(s.age) AS max_age,
-  max(CASE WHEN c.position = 0 THEN {_score("c")} END) AS top1,
-  max(CASE WHEN c.position = 1 THEN {_score("c")} END) AS top2,
-  max(CASE WHEN c.position = 0 THEN c.lineage_id END) AS top1_lineage
+SELECT r.rid AS rid, r.id AS response_id, r.at_us AS at_us, {labels}
+  coalesce(g.score, r.grounding) AS grounding, g.band AS band,
+  CASE WHEN rr.rid IS NULL THEN NULL
+    ELSE (CASE WHEN rr.query_drifted = {true} THEN 1 ELSE 0 END)
+      + (CASE WHEN rr.over_budget = {true} THEN 2 ELSE 0 END) END AS retrieval,
+  {_score("c0")} AS top1, {_score("c1")} AS top2, c0.lineage_id AS top1_lineage
 FROM responses r
 {"JOIN" if source == GROUNDING_RAGMON else "LEFT JOIN"} response_grounding g ON g.rid = r.rid
 LEFT JOIN response_retrieval rr ON rr.rid = r.rid
-LEFT JOIN response_chunks c ON c.rid = r.rid
-LEFT JOIN {STATE} s ON s.id = c.lineage_id
+LEFT JOIN response_chunks c0 ON c0.rid = r.rid AND c0.position = 0
+LEFT JOIN response_chunks c1 ON c1.rid = r.rid AND c1.position = 1
 WHERE r.rid BETWEEN :rid_lo AND :rid_hi AND r.at_us >= :lo AND r.at_us < :hi
   AND {_scored_clause(source)}
-GROUP BY r.rid
 ORDER BY r.rid
 """
 
 
-def _unpack(packed: pd.Series, fields: Sequence[str]) -> dict[str, np.ndarray]:
-    values = packed.fillna(0).to_numpy(dtype=np.int64)
-    mask = (1 << _BITS) - 1
-    return {name: (values >> (_BITS * i)) & mask for i, name in enumerate(fields)}
+_BLOCK = 100_000
+"""Response row ids per chunk query: the query returns one text of about 16 bytes per
+retrieved chunk, well under SQLite's 1 GB string limit."""
+_POSITION_BITS = 24
+"""Bits of a chunk's position (its 0-based rank in the retrieved list, far under 2**24)
+in the packed key."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunks:
+    """The retrieved chunks of the window's responses, sorted by response and position."""
+
+    response: np.ndarray
+    """Row of each chunk's response in the responses frame."""
+    position: np.ndarray
+    lineage: np.ndarray
+    """Lineage id; -1 when the chunk has none."""
+
+
+def _chunks(db: _Reader, rid_lo: int, rid_hi: int, rids: np.ndarray) -> _Chunks:
+    """The (response, position, lineage id) of each chunk retrieved by a response in
+    ``rids`` (ascending), read by key range. Each block of responses comes back as one
+    comma-separated text of two integers per chunk that numpy parses: fetching five
+    million rows as Python tuples cost more than the query (and another SQLite library
+    in the process is no option, see `_Reader`)."""
+    concat = "group_concat" if db.dialect == "sqlite" else "string_agg"
+    # (rid - block start, position) in one integer, in key order; then the lineage id.
+    sql = (
+        f"SELECT {concat}(CAST(CAST(rid - :lo AS BIGINT) * {1 << _POSITION_BITS} + position "
+        "AS TEXT) || ',' || CAST(coalesce(lineage_id, -1) AS TEXT), ',') FROM response_chunks "
+        "WHERE rid BETWEEN :lo AND :hi"
+    )
+    index = _Index(rids)
+    mask = (1 << _POSITION_BITS) - 1
+    found: dict[str, list[np.ndarray]] = {"response": [], "position": [], "lineage": []}
+    for start in range(rid_lo, rid_hi + 1, _BLOCK):
+        text = db.value(sql, {"lo": start, "hi": min(start + _BLOCK - 1, rid_hi)})
+        if not text:
+            continue
+        pairs = np.fromstring(text, dtype=np.int64, sep=",").reshape(-1, 2)
+        del text
+        key, lineage = pairs[:, 0], pairs[:, 1]
+        if np.any(key[1:] <= key[:-1]):  # the database returned them out of key order
+            order = np.argsort(key, kind="stable")
+            key, lineage = key[order], lineage[order]
+        at, keep = index.locate(start + (key >> _POSITION_BITS))
+        if not keep.all():
+            at, key, lineage = at[keep], key[keep], lineage[keep]
+        found["response"].append(at)
+        found["position"].append(key & mask)
+        found["lineage"].append(lineage)
+    joined = {
+        name: np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        for name, parts in found.items()
+    }
+    return _Chunks(**joined)
+
+
+class _Index:
+    """Positions of integer keys in an ascending array of distinct keys: a direct table
+    when the keys are dense (row ids usually are), a binary search otherwise."""
+
+    def __init__(self, keys: np.ndarray):
+        self._keys = np.asarray(keys, dtype=np.int64)
+        self._table: np.ndarray | None = None
+        if len(self._keys):
+            low, high = int(self._keys[0]), int(self._keys[-1])
+            if high - low < 4 * len(self._keys) + 1_000_000:
+                self._low = low
+                self._table = np.full(high - low + 1, -1, dtype=np.int64)
+                self._table[self._keys - low] = np.arange(len(self._keys))
+
+    def locate(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The position of each of ``wanted`` (int64) and whether it is there."""
+        keys = self._keys
+        if not len(keys):
+            return np.zeros(len(wanted), dtype=np.int64), np.zeros(len(wanted), dtype=bool)
+        if self._table is not None:
+            offset = wanted - self._low
+            inside = (offset >= 0) & (offset < len(self._table))
+            at = self._table[np.where(inside, offset, 0)]
+            found = inside & (at >= 0)
+            return np.where(found, at, 0), found
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        return at, keys[at] == wanted
+
+
+def _aggregate(
+    raw: pd.DataFrame, response: np.ndarray, rows: np.ndarray, table: pd.DataFrame
+) -> None:
+    """Adds to ``raw`` each response's sums over the states of its retrieved chunks (the
+    chunk of ``response`` row at lineage ``rows``; ``len(table)`` for none): counts of
+    known classes, of each class and flag, and the largest edit and stale age."""
+    n = len(raw)
+    found = rows < len(table)
+    who = response[found]
+    state = rows[found]
+
+    def count(values: np.ndarray) -> np.ndarray:
+        return np.bincount(who, weights=values[state], minlength=n).astype(np.int64)
+
+    classes = table["chunk_class"].to_numpy(dtype=object)
+    raw["known"] = count((classes != "unknown").astype(np.float64))
+    for cls in CLASS_FEATURES:
+        raw[cls] = count((classes == cls).astype(np.float64))
+    conflict = table["conflict"].astype(float).to_numpy()
+    raw["conflict_known"] = count((~np.isnan(conflict)).astype(np.float64))
+    raw["conflict"] = count(np.nan_to_num(conflict))
+    for flag in ("quality", "truncated", "mid_sentence", "junk"):
+        raw[flag] = count(table[flag].astype(float).to_numpy())
+    for column, name in (("changed", "max_changed"), ("age", "max_age")):
+        values = table[column].astype(float).to_numpy()[state]
+        out = np.full(n, np.nan)
+        np.fmax.at(out, who, values)
+        raw[name] = out
 
 
 def _responses_frame(raw: pd.DataFrame, settings: FrameSettings) -> pd.DataFrame:
@@ -366,34 +451,33 @@ def _responses_frame(raw: pd.DataFrame, settings: FrameSettings) -> pd.DataFrame
         folders = np.array([top_folder(str(u)) for u in uniques] + [None], dtype=object)
         out["stratum"] = folders[codes]  # code -1 (no source) takes the trailing None
     out["stratum"] = out["stratum"].where(out["stratum"].notna(), None)
-    score = raw["score"].astype(float)
-    out["grounding"] = np.where(score.notna(), score, raw["logged"].astype(float))
+    out["grounding"] = raw["grounding"].astype(float)
     band = raw["band"].astype(object)
     out["band"] = band.where(band.notna(), None)
     out["low"] = np.where(
         band.notna(), band.isin(settings.low_bands), out["grounding"] < settings.low_below
     ).astype(bool)
 
-    classes = _unpack(raw["classes"], _CLASS_FIELDS)
-    flags = _unpack(raw["flags"], _FLAG_FIELDS)
-    known = classes["known"].astype(float)
+    known = raw["known"].to_numpy(dtype=float)
     has_known = known > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         for cls in CLASS_FEATURES:
-            share = np.where(has_known, classes[cls] / known, np.nan)
-            out[f"share_{cls}"] = share
-            out[f"any_{cls}"] = _boolean(classes[cls] > 0, has_known, raw.index)
-    has_quality = flags["quality"] > 0
+            count = raw[cls].to_numpy()
+            out[f"share_{cls}"] = np.where(has_known, count / known, np.nan)
+            out[f"any_{cls}"] = _boolean(count > 0, has_known, raw.index)
+    has_quality = raw["quality"].to_numpy() > 0
     for flag in ("truncated", "mid_sentence", "junk"):
-        out[f"any_{flag}"] = _boolean(flags[flag] > 0, has_quality, raw.index)
-    bad = (flags["truncated"] > 0) | (flags["mid_sentence"] > 0) | (flags["junk"] > 0)
+        out[f"any_{flag}"] = _boolean(raw[flag].to_numpy() > 0, has_quality, raw.index)
+    bad = (raw["truncated"] + raw["mid_sentence"] + raw["junk"]).to_numpy() > 0
     out["any_bad_cut"] = _boolean(bad, has_quality, raw.index)
-    out["any_conflict"] = _boolean(flags["conflict"] > 0, flags["conflict_known"] > 0, raw.index)
-    drifted = raw["drifted"].astype(float)
-    has_retrieval = drifted.notna().to_numpy()
-    out["query_drifted"] = _boolean(drifted.to_numpy() > 0, has_retrieval, raw.index)
-    budget = raw["over_budget"].astype(float).to_numpy()
-    out["over_budget"] = _boolean(budget > 0, has_retrieval, raw.index)
+    out["any_conflict"] = _boolean(
+        raw["conflict"].to_numpy() > 0, raw["conflict_known"].to_numpy() > 0, raw.index
+    )
+    retrieval = raw["retrieval"].astype(float).to_numpy()  # drifted + 2 * over budget
+    has_retrieval = ~np.isnan(retrieval)
+    state = np.nan_to_num(retrieval).astype(np.int64)
+    out["query_drifted"] = _boolean(state & 1 > 0, has_retrieval, raw.index)
+    out["over_budget"] = _boolean(state & 2 > 0, has_retrieval, raw.index)
     out["max_changed_share"] = raw["max_changed"].astype(float)
     out["max_stale_age_days"] = raw["max_age"].astype(float) / 86400.0
     out["top1_score"] = raw["top1"].astype(float)
@@ -415,51 +499,31 @@ def top_folder(source_id: str) -> str:
 
 
 class _Lineage:
-    """The lineage rows of the window, sorted by id, looked up in numpy."""
+    """The lineage rows, sorted by id, looked up in numpy."""
 
     def __init__(self, table: pd.DataFrame):
-        self._table = table
-        self._ids = table["id"].to_numpy(dtype=np.int64)
+        self.table = table
+        self._index = _Index(table["id"].to_numpy(dtype=np.int64))
+        self._values: dict[str, np.ndarray] = {}
 
-    def take(self, column: str, lineage_ids: Any) -> np.ndarray:
-        """``column`` of each lineage id (None where the id is NULL or unknown)."""
-        wanted = np.asarray(pd.Series(lineage_ids).to_numpy(dtype=float, na_value=np.nan))
-        ids = self._ids
-        found = ~np.isnan(wanted)
-        keys = np.where(found, wanted, -1).astype(np.int64)
-        at = np.searchsorted(ids, keys)
-        if len(ids):
-            at = np.minimum(at, len(ids) - 1)
-            found &= ids[at] == keys
-        else:
-            found[:] = False
-        values = np.empty(len(ids) + 1, dtype=object)  # the last slot: no lineage row
-        values[: len(ids)] = self._table[column].to_numpy(dtype=object)
-        taken = values[np.where(found, at, len(ids))]
-        taken[pd.isna(taken)] = None
-        return taken
+    def rows(self, lineage_ids: Any) -> np.ndarray:
+        """The row of each lineage id; ``len(table)`` where the id is NULL, negative or
+        unknown."""
+        wanted = pd.Series(lineage_ids).to_numpy(dtype=float, na_value=-1)
+        at, found = self._index.locate(wanted.astype(np.int64))
+        return np.where(found, at, len(self.table))
 
-
-def _retrieved(
-    db: _Reader, window: Mapping[str, int], rids: np.ndarray, lineage: _Lineage
-) -> pd.DataFrame:
-    """One row per (scored response, retrieved chunk): the chunks are read by key range
-    (no join, no sort) and kept for the responses in ``rids`` (ascending)."""
-    pairs = db.frame(
-        "SELECT rid, position, lineage_id FROM response_chunks "
-        "WHERE rid BETWEEN :rid_lo AND :rid_hi",
-        window,
-    )
-    rid = pairs["rid"].to_numpy(dtype=np.int64)
-    keep = np.isin(rid, rids)
-    out = pd.DataFrame(
-        {"rid": rid[keep], "position": pairs["position"].to_numpy(dtype=np.int64)[keep]}
-    )
-    lineage_ids = pairs["lineage_id"].to_numpy(dtype=float, na_value=np.nan)[keep]
-    del pairs
-    for column in ("chunk_id", "source_id", "chunk_class"):
-        out[column] = lineage.take(column, lineage_ids)
-    return out
+    def take(self, column: str, rows: np.ndarray) -> np.ndarray:
+        """``column`` at each of ``rows`` (from `rows`; None where there is no row)."""
+        values = self._values.get(column)
+        if values is None:
+            # None in place of NaN once per lineage row, not once per retrieved chunk;
+            # the last slot stands for no lineage row.
+            values = np.empty(len(self.table) + 1, dtype=object)
+            values[: len(self.table)] = self.table[column].to_numpy(dtype=object)
+            values[pd.isna(values)] = None
+            self._values[column] = values
+        return values[rows]
 
 
 def latest_documents(history: HistoryStore) -> dict[str, DocState]:
