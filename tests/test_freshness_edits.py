@@ -276,3 +276,20 @@ def test_llamaindex_offsets_locate_chunks_without_search_and_never_change_verdic
     # Remembered with the verdicts: the next audit reads no source and says the same.
     again = audit_and_store(runs[True][0]).details
     assert again["text_check"] == with_offsets["text_check"]
+
+
+def test_recorded_span_reads_the_nodes_own_offsets_only():
+    import json
+
+    from monitor.freshness.llamaindex import recorded_span
+
+    def meta(node):
+        return {"_node_content": json.dumps(node)}
+
+    # The node's own fields come after its metadata, which may hold the same key.
+    node = {"metadata": {"start_char_idx": 999}, "text": "", "start_char_idx": 12}
+    assert recorded_span(meta({**node, "end_char_idx": 40})) == (12, 40)
+    assert recorded_span(meta({**node, "start_char_idx": None, "end_char_idx": None})) is None
+    assert recorded_span(meta({"start_char_idx": 40, "end_char_idx": 12})) is None
+    assert recorded_span({"_node_content": "not json"}) is None
+    assert recorded_span({"_node_content": 7}) is None
