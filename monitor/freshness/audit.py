@@ -227,8 +227,8 @@ class _Seen(NamedTuple):
     """Known for chunks read before the catalog (their text is not at hand later)."""
     text_at: tuple[int, int] | None
     """Where its text was spooled, for chunks read before the catalog was known."""
-    char_span: tuple[int, int] | None
-    """Its recorded place in the document's text (LlamaIndex), a hint for the text check."""
+    char_start: int | None
+    """Its recorded start in the document's text (LlamaIndex), a hint for the text check."""
 
 
 class _Scan:
@@ -291,9 +291,10 @@ class _Scan:
                 result.untraceable.append(chunk.id)
                 continue
             self.recorded[prov.source] += 1
-            char_span = None
+            char_start = None
             if NODE_CONTENT in (chunk.metadata or {}):
-                char_span = recorded_span(chunk.metadata)
+                span = recorded_span(chunk.metadata)
+                char_start = span[0] if span else None  # the end is not needed: one int kept
                 if prov.source not in self.llamaindex:
                     # One parse per file: its chunks share the document's hash.
                     found = recorded_document(chunk.metadata)
@@ -317,7 +318,7 @@ class _Scan:
                 if self.docs is None
                 else None,
                 text_at=self.spool.add(text) if has_text and self.docs is None else None,
-                char_span=char_span,
+                char_start=char_start,
             )
             if self.docs is None:
                 self.early.append(seen)
@@ -351,7 +352,7 @@ class _Scan:
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
                     text_at=self._text_at(seen, text) if seen.text_sha256 else None,
-                    char_span=seen.char_span,
+                    char_start=seen.char_start,
                 )
             )
         if seen.has_text:
@@ -383,7 +384,7 @@ class _Scan:
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
                     text_at=self._text_at(seen, text),
-                    char_span=seen.char_span,
+                    char_start=seen.char_start,
                 )
             )
         else:

@@ -218,7 +218,7 @@ class TextChecks:
         hints = _compact_starts(
             raw_text if main is raw else body,
             strip_tags=main is plain,
-            starts=[(i.char_span[0], i.id) for i in infos if i.char_span is not None],
+            starts=[(i.char_start, i.id) for i in infos if i.char_start is not None],
         )
         chunks: dict[str, Any] = {}
         by_offsets = 0
