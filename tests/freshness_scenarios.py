@@ -159,11 +159,13 @@ def llamaindex_index(
     *,
     pieces_of: Any = None,
     glob: str = "*.md",
+    offsets: bool = True,
 ) -> dict[str, list[str]]:
     """Build a collection as LlamaIndex's ChromaVectorStore writes one: node ids, node text
     as documents, flat file metadata from SimpleDirectoryReader, the node as JSON without
-    its text in ``_node_content`` (with ``start_char_idx``/``end_char_idx`` and the source
-    document's hash), and ``document_id``/``doc_id``/``ref_doc_id``."""
+    its text in ``_node_content`` (with ``start_char_idx``/``end_char_idx``, null without
+    ``offsets`` as LlamaIndex allows, and the source document's hash), and
+    ``document_id``/``doc_id``/``ref_doc_id``."""
     import json
     from datetime import date
 
@@ -213,8 +215,8 @@ def llamaindex_index(
                 "metadata_separator": "\n",
                 "text": "",
                 "mimetype": "text/plain",
-                "start_char_idx": start,
-                "end_char_idx": cursor,
+                "start_char_idx": start if offsets else None,
+                "end_char_idx": cursor if offsets else None,
                 "metadata_seperator": "\n",
                 "text_template": "{metadata_str}\n\n{content}",
                 "class_name": "TextNode",

@@ -190,3 +190,106 @@ def test_llamaindex_document_hash_settles_unchanged_files(tmp_path, embedder):
     rules = {doc: dict(state.rules) for doc, state in found.documents.items()}
     assert set(rules["link.md"]) == {"document-hash"}
     assert set(rules["typo.md"]) == {"exact", "edited"}
+
+
+APPENDED = (
+    "Night shifts follow the same inspection list, signed by the night lead instead of "
+    "the inspector; a robot found with worn pads at night is stopped until the morning "
+    "inspector has replaced them and signed the list again."
+)
+
+
+def _offsets_corpus(docs):
+    from tests.freshness_scenarios import long_doc
+
+    write(docs, "appended.md", long_doc("Appended"))
+    write(docs, "shifted.md", long_doc("Shifted"))
+    write(docs, "kept.md", long_doc("Kept"))
+
+
+def _offsets_edit(docs):
+    from tests.freshness_scenarios import long_doc
+
+    # After every chunk: each is still at its recorded place.
+    (docs / "appended.md").write_text(long_doc("Appended", APPENDED))
+    # In the second part: the chunks after it now start three characters later.
+    shifted = long_doc("Shifted").replace("fewer than ten remain", "fewer than twelve remain")
+    (docs / "shifted.md").write_text(shifted)
+
+
+def _without_ids(by_doc, ids):
+    """``by_document`` with each chunk id replaced by its file and position (ids differ
+    between two builds of the same corpus), without the stale chunks' ages (they depend
+    on when each was built)."""
+    import json
+
+    by_doc = {k: {**v, "stale_age_seconds": None} for k, v in by_doc.items()}
+    text = json.dumps(by_doc, sort_keys=True)
+    for name, chunk_ids in ids.items():
+        for n, chunk_id in enumerate(chunk_ids):
+            text = text.replace(chunk_id, f"{name}#{n}")
+    return json.loads(text)
+
+
+def test_llamaindex_offsets_locate_chunks_without_search_and_never_change_verdicts(
+    tmp_path, embedder
+):
+    """Chunks still at the ``start_char_idx`` LlamaIndex recorded are verbatim without a
+    search; chunks a change before them shifted are found by the search; the verdicts are
+    those of the same store without offsets."""
+    docs = tmp_path / "docs"
+    _offsets_corpus(docs)
+    runs = {}
+    for offsets in (True, False):
+        home = tmp_path / f"offsets-{offsets}"
+        home.mkdir()
+        config = make_config(home, tmp_path / "chroma", f"offsets-{offsets}", docs)
+        runs[offsets] = (config, llamaindex_index(config.store, docs, embedder, offsets=offsets))
+    _offsets_edit(docs)
+
+    found = {}
+    for offsets, (config, ids) in runs.items():
+        details = audit_and_store(config).details
+        found[offsets] = details
+        by_doc = details["by_document"]
+        assert "kept.md" not in by_doc  # settled by LlamaIndex's document hash
+        assert by_doc["appended.md"]["status"] == "partially_indexed"
+        assert by_doc["appended.md"]["coverage"] < 0.8  # the appended paragraph
+        shifted = by_doc["shifted.md"]
+        assert shifted["status"] == "stale"
+        assert set(shifted["rules"]) == {"exact", "edited"}
+        ((edited, edit),) = shifted["edits"].items()
+        assert edit["diff"] == "- ten + twelve"
+        assert ids["shifted.md"].index(edited) == 1
+
+    with_offsets, without = found[True], found[False]
+    ids = runs[True][1]
+    # Every chunk of the appended file, and the one chunk before the edit in the shifted file.
+    assert len(ids["appended.md"]) >= 3 and len(ids["shifted.md"]) >= 3
+    assert with_offsets["text_check"]["located_by_offsets"] == len(ids["appended.md"]) + 1
+    assert without["text_check"]["located_by_offsets"] == 0
+    for key in ("checked", "verbatim", "rule"):
+        assert with_offsets["text_check"][key] == without["text_check"][key]
+    assert _without_ids(with_offsets["by_document"], runs[True][1]) == _without_ids(
+        without["by_document"], runs[False][1]
+    )
+    # Remembered with the verdicts: the next audit reads no source and says the same.
+    again = audit_and_store(runs[True][0]).details
+    assert again["text_check"] == with_offsets["text_check"]
+
+
+def test_recorded_span_reads_the_nodes_own_offsets_only():
+    import json
+
+    from monitor.freshness.llamaindex import recorded_span
+
+    def meta(node):
+        return {"_node_content": json.dumps(node)}
+
+    # The node's own fields come after its metadata, which may hold the same key.
+    node = {"metadata": {"start_char_idx": 999}, "text": "", "start_char_idx": 12}
+    assert recorded_span(meta({**node, "end_char_idx": 40})) == (12, 40)
+    assert recorded_span(meta({**node, "start_char_idx": None, "end_char_idx": None})) is None
+    assert recorded_span(meta({"start_char_idx": 40, "end_char_idx": 12})) is None
+    assert recorded_span({"_node_content": "not json"}) is None
+    assert recorded_span({"_node_content": 7}) is None

@@ -32,7 +32,12 @@ from monitor.config import FreshnessConfig, PathRewrite
 from monitor.freshness.conflict_groups import ConflictGroup, group_conflicts
 from monitor.freshness.conflicts import Conflict, find_conflicts
 from monitor.freshness.embeddings import Sample, id_hash
-from monitor.freshness.llamaindex import NODE_CONTENT, recorded_document, unchanged
+from monitor.freshness.llamaindex import (
+    NODE_CONTENT,
+    recorded_document,
+    recorded_span,
+    unchanged,
+)
 from monitor.freshness.matching import SourceResolver
 from monitor.freshness.rewrites import refuse_mass_orphaning
 from monitor.freshness.spool import TextSpool
@@ -222,6 +227,8 @@ class _Seen(NamedTuple):
     """Known for chunks read before the catalog (their text is not at hand later)."""
     text_at: tuple[int, int] | None
     """Where its text was spooled, for chunks read before the catalog was known."""
+    char_start: int | None
+    """Its recorded start in the document's text (LlamaIndex), a hint for the text check."""
 
 
 class _Scan:
@@ -284,10 +291,14 @@ class _Scan:
                 result.untraceable.append(chunk.id)
                 continue
             self.recorded[prov.source] += 1
-            if prov.source not in self.llamaindex and NODE_CONTENT in (chunk.metadata or {}):
-                # One parse per file: its chunks share the document's hash.
-                found = recorded_document(chunk.metadata)
-                self.llamaindex[prov.source] = dict([found]) if found else {}
+            char_start = None
+            if NODE_CONTENT in (chunk.metadata or {}):
+                span = recorded_span(chunk.metadata)
+                char_start = span[0] if span else None  # the end is not needed: one int kept
+                if prov.source not in self.llamaindex:
+                    # One parse per file: its chunks share the document's hash.
+                    found = recorded_document(chunk.metadata)
+                    self.llamaindex[prov.source] = dict([found]) if found else {}
             text = chunk.text or ""
             has_text = bool(text)
             # Hashed only where no stored source hash can decide the verdict; a stored chunk
@@ -307,6 +318,7 @@ class _Scan:
                 if self.docs is None
                 else None,
                 text_at=self.spool.add(text) if has_text and self.docs is None else None,
+                char_start=char_start,
             )
             if self.docs is None:
                 self.early.append(seen)
@@ -340,6 +352,7 @@ class _Scan:
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
                     text_at=self._text_at(seen, text) if seen.text_sha256 else None,
+                    char_start=seen.char_start,
                 )
             )
         if seen.has_text:
@@ -371,6 +384,7 @@ class _Scan:
                     embedded_at=seen.embedded_at,
                     chunk_index=seen.chunk_index,
                     text_at=self._text_at(seen, text),
+                    char_start=seen.char_start,
                 )
             )
         else:

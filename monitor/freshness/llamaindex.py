@@ -14,16 +14,24 @@ is what was indexed. A match settles every chunk of the document as fresh withou
 reading their text; a mismatch says only *that* the document changed, and the text check
 then says which chunks did. A file its reader split into several documents (one hash
 each) never matches, and falls back to the text check.
+
+Each node also records ``start_char_idx``/``end_char_idx``: where its text was in the
+document text as LlamaIndex loaded it. The text check uses them as a hint only (see
+`recorded_span`): a chunk whose text is at that place in the current source is verbatim
+without a search; anywhere else it is searched for as any chunk is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 NODE_CONTENT = "_node_content"
+_START = re.compile(r'"start_char_idx":\s*(\d+)')
+_END = re.compile(r'"end_char_idx":\s*(\d+)')
 
 
 def recorded_document(metadata: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -60,3 +68,20 @@ def unchanged(text: str, recorded: Mapping[str, dict[str, Any]]) -> bool:
     return bool(recorded) and all(
         stored in document_hashes(text, meta) for stored, meta in recorded.items()
     )
+
+
+def recorded_span(metadata: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The node's ``(start_char_idx, end_char_idx)`` in its document's text, if recorded.
+
+    Read with a pattern rather than a JSON parse (every chunk of a LlamaIndex store has
+    one); the last occurrence is the node's own field, after any metadata that might
+    happen to hold the same key. Only a hint: the text check verifies it.
+    """
+    content = metadata.get(NODE_CONTENT)
+    if not isinstance(content, str) or "_char_idx" not in content:
+        return None
+    starts, ends = _START.findall(content), _END.findall(content)
+    if not starts or not ends:
+        return None
+    start, end = int(starts[-1]), int(ends[-1])
+    return (start, end) if 0 <= start < end else None

@@ -72,6 +72,9 @@ class TextCheck:
     verbatim: int
     aligned_closely: int
     note: str | None = None
+    located_by_offsets: int = 0
+    """Verbatim chunks found at the character offsets the store recorded (LlamaIndex's
+    ``start_char_idx``), without searching their source."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -222,6 +225,7 @@ def _text_check(audit: FreshnessAudit) -> TextCheck:
         checked=mode.checked,
         verbatim=mode.verbatim,
         aligned_closely=mode.close,
+        located_by_offsets=mode.by_offsets,
         note=mode.describe() if mode.checked else None,
     )
 

@@ -51,6 +51,9 @@ class ChunkInfo(NamedTuple):
     chunk_index: int | None
     text_at: tuple[int, int] | None = None
     """Where the scan spooled the chunk's text (`monitor.freshness.spool.TextSpool`)."""
+    char_start: int | None = None
+    """Where the chunk's text started in its document's text when indexed, as recorded
+    (LlamaIndex's ``start_char_idx``): a hint for the text check."""
 
 
 @dataclass(kw_only=True)

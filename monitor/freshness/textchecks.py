@@ -11,7 +11,7 @@ import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -33,7 +33,7 @@ from monitor.ports import SourceCatalog, VectorStore
 from monitor.records import SourceDocument
 from monitor.text import normalise
 
-VERSION = 4
+VERSION = 5
 """Part of every remembered verdict's key: bump it when the way verdicts are made changes."""
 
 _FETCH = 2000
@@ -160,6 +160,7 @@ class TextChecks:
         mode = TextMode.decide(
             (v[0], bool(v[5])) for verdict in found.values() for v in verdict["chunks"].values()
         )
+        mode = replace(mode, by_offsets=sum(v.get("by_offsets", 0) for v in found.values()))
         for doc_id, infos in pending.items():
             state = states[doc_id]
             if doc_id in self.failed:
@@ -208,23 +209,35 @@ class TextChecks:
         html = doc.path.suffix.lower() in (".html", ".htm")
         body = self._catalog.read_text(doc)
         plain = SourceText(match_words(body, strip_tags=True))
-        raw = plain
+        raw, raw_text = plain, body
         if tagged:
-            raw = SourceText(
-                match_words(self._catalog.read_text(doc, markup=True) if html else body)
-            )
+            raw_text = self._catalog.read_text(doc, markup=True) if html else body
+            raw = SourceText(match_words(raw_text))
         # Coverage is measured on the rendering most chunks were cut from.
         main = raw if 2 * len(tagged) > len(infos) else plain
+        hints = _compact_starts(
+            raw_text if main is raw else body,
+            strip_tags=main is plain,
+            starts=[(i.char_start, i.id) for i in infos if i.char_start is not None],
+        )
         chunks: dict[str, Any] = {}
+        by_offsets = 0
         for info in infos:
             source = raw if info.id in tagged else plain
             text = texts.get(info.id, "")
             words = match_words(text)
             if source is main:
                 # The common case, verbatim in the rendering coverage is measured on: as
-                # `SourceText.locate` finds it, without building a `Located`.
+                # `SourceText.locate` finds it, without building a `Located`. Where the
+                # store recorded the chunk's place (LlamaIndex) and its text is still
+                # there, no search; anywhere else (the file shifted, or changed) the search.
                 compact = "".join(words)
-                start = main.compact.find(compact) if compact else 0
+                at = hints.get(info.id)
+                if at is not None and compact and main.compact.startswith(compact, at):
+                    start = at
+                    by_offsets += 1
+                else:
+                    start = main.compact.find(compact) if compact else 0
                 if start >= 0:
                     span = [start, start + len(compact)] if compact else None
                     chunks[info.id] = [VERBATIM, span, 0.0, "", "", False]
@@ -244,7 +257,28 @@ class TextChecks:
                     tolerant=where.tolerant,
                 )
             chunks[info.id] = where.to_json()
-        return {"chunks": chunks, "length": main.length}
+        return {"chunks": chunks, "length": main.length, "by_offsets": by_offsets}
+
+
+def _compact_starts(
+    text: str, *, strip_tags: bool, starts: list[tuple[int, str]]
+) -> dict[str, int]:
+    """Each chunk's recorded start in ``text`` (characters) as an offset into the compact
+    rendering (`SourceText.compact` of `match_words` of ``text``), by chunk id.
+
+    Measured piece by piece between consecutive starts, so one pass over the text for all
+    chunks. A tag or a combining sequence cut by a start can make an offset wrong; the
+    caller verifies every offset against the text, so a wrong one only costs a search.
+    """
+    out: dict[str, int] = {}
+    position = offset = 0
+    for start, chunk_id in sorted(starts):
+        if start > len(text):
+            break
+        offset += sum(map(len, match_words(text[position:start], strip_tags=strip_tags)))
+        position = start
+        out[chunk_id] = offset
+    return out
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -262,6 +296,8 @@ class TextMode:
     close: int = 0
     """Chunks found with edits whose words, without punctuation and markup, agree."""
     tolerant: bool = False
+    by_offsets: int = 0
+    """Verbatim chunks found at the place the store recorded (LlamaIndex), without a search."""
 
     MIN_CHUNKS: ClassVar[int] = 10
     MAX_VERBATIM: ClassVar[float] = 0.1
