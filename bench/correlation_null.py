@@ -13,8 +13,12 @@ whose any_stale interval covers the planted -0.3.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.* and monitor.*
 
 from monitor.correlation.settings import CorrelationSettings
 from monitor.correlation.stats import analyse

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.* and monitor.*
 
 from monitor.correlation.settings import CorrelationSettings
 from monitor.correlation.stats import analyse
