@@ -2,11 +2,11 @@
 
 Each scored response's grounding is joined with the state of what it retrieved (stale,
 orphaned, badly cut chunks; retrieval score; query drift); `stats.analyse` says, with
-cluster-bootstrap intervals, cluster sign-flip p-values and Benjamini-Hochberg across
-features, which features go with low grounding, within strata too; `hotspots` ranks the
-documents the low answers retrieved; `lags` looks for leading indicators; `results`
-holds the typed result (`ragmon.correlation/1`), its figures and findings. What it
-shows is association in observational data, not proof of cause.
+cluster-bootstrap intervals, cluster sign-flip p-values adjusted across features
+(Benjamini-Yekutieli by default), which features go with low grounding, within strata
+too; `hotspots` ranks the documents the low answers retrieved; `lags` looks for leading
+indicators; `results` holds the typed result (`ragmon.correlation/1`), its figures and
+findings. What it shows is association in observational data, not proof of cause.
 
 Submodules are imported on use, so reading the config does not load numpy or pandas.
 """

@@ -38,7 +38,7 @@ class FeatureKind(enum.StrEnum):
 
 class EffectStatus(enum.StrEnum):
     FINDING = "finding"
-    """Benjamini-Hochberg adjusted p-value below ``alpha``."""
+    """Adjusted p-value below ``alpha`` and an interval clear of zero."""
     NOT_SIGNIFICANT = "not_significant"
     NOT_ENOUGH_DATA = "not_enough_data"
     """A group has fewer than ``min_group`` responses (or the feature does not vary)."""
@@ -88,7 +88,7 @@ class FeatureEffect:
     interval; "with" is the responses above the feature's median, "without" the rest, so
     ``diff`` (above minus at-or-below the median) reads on the grounding scale too.
     ``p`` is a cluster sign-flip test (see `monitor.correlation.stats`), ``p_adjusted``
-    Benjamini-Hochberg across every feature tested.
+    adjusted across every feature tested (``correction``: Benjamini-Yekutieli or -Hochberg).
     """
 
     name: str
