@@ -21,18 +21,19 @@ JOB = "correlate"
 RULES = (
     BuiltinRule(
         name="stale-drives-grounding",
-        metric="correlation_any_stale_finding_diff",
-        op="<=",
-        threshold=-0.1,
+        metric="correlation_stale_grounding_drop",
+        op=">=",
+        threshold=0.1,
+        threshold_key="correlation.min_effect",
         finding_kinds=("correlation",),
-        description="Answers that retrieved a stale chunk are grounded at least 0.1 worse "
-        "than the rest, and the difference is significant after correcting for every "
+        description="Answers that retrieved a stale chunk are grounded at least min_effect "
+        "worse than the rest, and the difference is a finding after adjusting for every "
         "feature tested: stale content is driving low grounding (an association in the "
         "logs, not proof of cause). Re-embed the hotspot documents first.",
     ),
 )
 """The correlation signal's built-in alert rule (a warning, no gate). Its threshold is
-minus ``[correlation] min_effect``'s default; override it in ``[[alerts.rules]]``."""
+``[correlation] min_effect`` (an alias), or the rule's own in ``[[alerts.rules]]``."""
 
 
 @register(

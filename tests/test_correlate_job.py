@@ -7,13 +7,19 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from jobs import registry
 from jobs.cli import cli
 from jobs.correlate import analysis_window, load_window
+from jobs.registry import load_config
+from monitor.alerts.engine import collect
 from monitor.correlation.settings import CorrelationSettings
+from monitor.errors import ConfigError
 from monitor.history import HistoryStore
+from monitor.history.alerts import AlertStore
+from tests.alerting import store_run
 from tests.logfiles import ingest, jsonl, record, settings
 
 WINDOW_DAYS = CorrelationSettings().window_days
@@ -49,16 +55,45 @@ def test_registered_daily_after_grounding_with_its_rule():
     spec = registry.get("correlate")
     assert (spec.schedule, spec.signal) == ("15 4 * * *", True)
     (rule,) = spec.rules
-    assert (rule.name, rule.metric, rule.op, rule.threshold) == (
+    assert (rule.name, rule.metric, rule.op, rule.threshold, rule.threshold_key) == (
         "stale-drives-grounding",
-        "correlation_any_stale_finding_diff",
-        "<=",
-        -0.1,
+        "correlation_stale_grounding_drop",
+        ">=",
+        0.1,
+        "correlation.min_effect",
     )
     modules = registry.JOB_MODULES
     assert modules.index("jobs.correlate") == modules.index("jobs.grounding") + 1
     order = list(registry.all_jobs())
     assert order.index("correlate") > order.index("grounding")
+
+
+def test_min_effect_is_the_rule_threshold_and_the_rule_fires_above_it(tmp_path):
+    """[correlation] min_effect is an alias of the rule's threshold: a significant drop of
+    0.25 fires at min_effect 0.2, not at 0.3; setting both keys is refused naming both."""
+    path = _config(tmp_path)
+    base = path.read_text(encoding="utf-8")
+    history = HistoryStore.open(f"sqlite:///{tmp_path / 'history.db'}")
+    store_run(history, {"correlation_stale_grounding_drop": 0.25}, job="correlate", labels={})
+    firing = {}
+    for effect in (0.2, 0.3):
+        path.write_text(base + f"[correlation]\nmin_effect = {effect}\n", encoding="utf-8")
+        config = load_config(path)
+        (rule,) = [r for r in config.alerts.rules if r.name == "stale-drives-grounding"]
+        assert rule.threshold == effect
+        evaluations, broken = collect(config.alerts, AlertStore(history), history, now=NEWEST)
+        assert broken == set()
+        firing[effect] = [e.firing for e in evaluations if e.rule == "stale-drives-grounding"]
+    assert firing == {0.2: [True], 0.3: [False]}
+
+    path.write_text(
+        base + '[correlation]\nmin_effect = 0.2\n[[alerts.rules]]\nname = "stale-drives-grounding"'
+        "\nthreshold = 0.4\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert "correlation.min_effect" in str(raised.value)
 
 
 def test_without_scored_responses_the_run_is_normal(tmp_path):

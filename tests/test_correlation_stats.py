@@ -100,6 +100,9 @@ def test_planted_result_reads_as_association_with_its_numbers():
     assert numbers["correlation_any_stale_finding_diff"] == pytest.approx(
         result.feature("any_stale").diff
     )
+    assert numbers["correlation_stale_grounding_drop"] == pytest.approx(
+        -numbers["correlation_any_stale_finding_diff"]
+    )
     assert numbers["correlation_any_orphaned_finding_diff"] == 0.0
     assert result.attribution is not None and result.attribution.lift is not None
     assert result.attribution.ci_low < result.attribution.lift < result.attribution.ci_high

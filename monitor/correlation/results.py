@@ -232,7 +232,9 @@ def figures(result: CorrelationResult) -> dict[str, float]:
     Per tested feature: ``correlation_<feature>_diff`` (binary), ``..._rho``
     (continuous), ``..._p_adjusted``, and ``..._finding_diff``: the difference when the
     feature is a finding, else 0, so one threshold says "significant and at least this
-    big" (rule ``stale-drives-grounding``: ``correlation_any_stale_finding_diff <= -0.1``).
+    big"; ``correlation_stale_grounding_drop`` is minus that difference for ``any_stale``
+    (how much worse answers that retrieved a stale chunk are grounded, 0 unless it is a
+    finding): rule ``stale-drives-grounding`` fires at ``[correlation] min_effect``.
     Then counts, the attribution's shares and lift, the share of low-grounding answers
     the top 5 hotspot documents touch, and each measured lag's best rho.
     """
@@ -256,6 +258,9 @@ def figures(result: CorrelationResult) -> dict[str, float]:
             out[f"{prefix}_p_adjusted"] = f.p_adjusted
         finding = f.status is EffectStatus.FINDING
         out[f"{prefix}_finding_diff"] = (f.diff or 0.0) if finding else 0.0
+    out["correlation_stale_grounding_drop"] = max(
+        0.0, -out.get("correlation_any_stale_finding_diff", 0.0)
+    )
     a = result.attribution
     if a is not None and a.status == "measured":
         for name, value in (

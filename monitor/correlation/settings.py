@@ -59,9 +59,9 @@ class CorrelationSettings(BaseModel):
     measured within; unset: the top-level folder of each response's top-1 source."""
     low_bands: list[str] = Field(default_factory=lambda: ["disclaim", "partial", "escalate"])
     """Grounding bands that count as a low-grounding answer (attribution, hotspots)."""
-    min_effect: float = Field(default=0.1, ge=0, le=1)
-    """The grounding difference (with minus without stale chunks) at or below minus this
-    that the built-in rule ``stale-drives-grounding`` needs besides significance."""
+    min_effect: float = Field(default=0.1, gt=0, le=1)
+    """The grounding drop (without minus with stale chunks) at or above which the built-in
+    rule ``stale-drives-grounding`` fires, besides significance: the rule's threshold."""
     max_lag_days: int = Field(default=7, ge=0, le=90)
     """Leading indicators: upstream figures are compared with grounding 0 to this many
     days later."""
