@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from monitor.relevance.compare import Regression, regressions
 from monitor.relevance.exact import index_recall, sample_ids
@@ -76,30 +77,9 @@ def labelled_probes(
     )
 
 
-def measure(
-    retriever: Retriever,
-    settings: RelevanceConfig,
-    *,
-    now: datetime,
-    location: str,
-    probes: Sequence[Probe] = (),
-    probes_file: str = "",
-    queries: Sequence[QueryRecord] | QueryInput | None = None,
-    earlier: Sequence[Earlier] = (),
-    report_path: Path | None = None,
-) -> RelevanceResult:
-    """Everything the relevance job measures, as one result."""
-    return measure_run(
-        retriever,
-        settings,
-        now=now,
-        location=location,
-        probes=probes,
-        probes_file=probes_file,
-        queries=queries,
-        earlier=earlier,
-        report_path=report_path,
-    ).result
+def measure(retriever: Retriever, settings: RelevanceConfig, **options: Any) -> RelevanceResult:
+    """Everything the relevance job measures, as one result (`measure_run`'s options)."""
+    return measure_run(retriever, settings, **options).result
 
 
 def measure_run(
