@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from jobs import registry
-from jobs.demo import PLANTED, recall_series, run_demo
+from jobs.demo import run_demo
+from jobs.demo_planted import PLANTED
 from jobs.demo_rechunk import BAD_DOCUMENTS, OTHER_MODEL
+from jobs.demo_summary import recall_series
 from jobs.registry import load_config
 from jobs.setup import last_details
 from monitor.history import HistoryStore

@@ -18,7 +18,8 @@ import pytest
 
 from dashboards.registry import sections
 from jobs import registry
-from jobs.demo import PLANTED_DOCUMENTS, run_demo
+from jobs.demo import run_demo
+from jobs.demo_summary import PLANTED_DOCUMENTS
 from jobs.runner import execute
 from jobs.setup import last_details
 from monitor.correlation.results import CorrelationResult
