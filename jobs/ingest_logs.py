@@ -76,6 +76,16 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
         f"{sum(report.rejects.values())} quarantined); {report.unknown_chunks} of "
         f"{report.chunk_refs} retrieved chunk ids unknown to the store"
     )
+    matches = report.text_matches
+    if matches is not None and (matches.matched or matches.ambiguous or matches.not_found):
+        summary += (
+            f"; chunks logged without an id, found by their text: {matches.matched}, "
+            f"text shared by several chunks: {matches.ambiguous}, "
+            f"text not in the store: {matches.not_found}"
+        )
+        metrics.append(
+            Metric(name="chunk_refs_matched_by_text", value=matches.matched, labels=labels)
+        )
     details: dict[str, Any] = {
         "schema": SCHEMA,
         "configured": True,
@@ -88,6 +98,15 @@ def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResu
         "duplicates": report.duplicates,
         "chunk_refs": report.chunk_refs,
         "unknown_chunks": report.unknown_chunks,
+        "text_matches": (
+            None
+            if matches is None
+            else {
+                "matched": matches.matched,
+                "ambiguous": matches.ambiguous,
+                "not_found": matches.not_found,
+            }
+        ),
         "quarantined": dict(report.rejects),
         "quarantined_total": dict(total_rejects),
         "quarantine_file": str(quarantine),

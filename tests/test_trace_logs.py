@@ -4,8 +4,10 @@ the OTLP/HTTP exporter to a local receiver that writes the collector's file form
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from monitor.history import HistoryStore
 from monitor.history.responses import trace_response
 from monitor.logs.lineage import Lineage
 from monitor.provenance import MetadataMapping
+from monitor.records import RetrievedChunk
 from monitor.stores.chroma import ChromaStore
 from tests.logfiles import ingest, settings
 from tests.otlp_receiver import otlp_receiver
@@ -29,22 +32,33 @@ TEXTS = [
 ]
 
 
-@pytest.fixture()
-def langchain_world(tmp_path):
+@contextmanager
+def _langchain_chain(tmp_path: Path, *, ids: bool = True):
     """A LangChain RAG chain over a real Chroma collection, instrumented by OpenInference,
-    exporting through OTLP/HTTP into ``tmp_path/spans.jsonl``; yields (run, vectorstore)."""
+    exporting through OTLP/HTTP into ``tmp_path/spans.jsonl``; yields (run, vectorstore,
+    receiver). With ``ids=False`` the retriever returns Documents without ids, as LangChain
+    did before Documents had one: the trace then names chunks only by text and metadata."""
     import chromadb
     from langchain_chroma import Chroma
+    from langchain_core.documents import Document
     from langchain_core.embeddings import DeterministicFakeEmbedding
     from langchain_core.language_models import FakeListChatModel
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
+    from langchain_core.retrievers import BaseRetriever
     from langchain_core.runnables import RunnablePassthrough
     from openinference.instrumentation.langchain import LangChainInstrumentor
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    class IdlessRetriever(BaseRetriever):
+        store: Any
+
+        def _get_relevant_documents(self, query: str, *, run_manager: Any) -> list[Document]:
+            found = self.store.similarity_search(query, k=2)
+            return [Document(page_content=d.page_content, metadata=d.metadata) for d in found]
 
     client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
     store = Chroma(
@@ -53,7 +67,7 @@ def langchain_world(tmp_path):
         embedding_function=DeterministicFakeEmbedding(size=32),
     )
     store.add_texts([t for t, _ in TEXTS], metadatas=[{"source": s} for _, s in TEXTS])
-    retriever = store.as_retriever(search_kwargs={"k": 2})
+    retriever = store.as_retriever(search_kwargs={"k": 2}) if ids else IdlessRetriever(store=store)
     prompt = ChatPromptTemplate.from_template("Context:\n{context}\n\nQuestion: {question}")
     model = FakeListChatModel(responses=ANSWERS)
     chain = (
@@ -82,6 +96,12 @@ def langchain_world(tmp_path):
         finally:
             instrumentor.uninstrument()
             provider.shutdown()
+
+
+@pytest.fixture()
+def langchain_world(tmp_path):
+    with _langchain_chain(tmp_path) as world:
+        yield world
 
 
 def _lines(path: Path) -> list[dict]:
@@ -143,6 +163,60 @@ def test_openinference_traces_from_the_langchain_instrumentor(tmp_path, langchai
         assert found.labels["service.name"] == "rag-app"
         classes = ["unknown_chunk" if i == gone else "unknown" for i in ids]
         assert [c.chunk_class for c in found.chunks] == classes
+
+
+def test_chunks_traced_without_ids_are_found_in_the_store_by_their_text(tmp_path):
+    with _langchain_chain(tmp_path, ids=False) as (run, store, _):
+        assert run() == ANSWERS
+    spans = [s for line in _lines(tmp_path / "spans.jsonl") for s in _spans(line)]
+    keys = {a["key"] for s in spans for a in s["attributes"]}
+    assert any(k.endswith(".document.content") for k in keys)
+    assert not any(k.endswith(".document.id") for k in keys)  # the trace names no id
+    expected = [[d.id for d in store.similarity_search(q, k=2)] for q in QUESTIONS]
+    by_id = {d.id: d for q in QUESTIONS for d in store.similarity_search(q, k=2)}
+    # The warranty text is stored twice under two sources (TEXTS): the logged metadata's
+    # source tells them apart. Then plant: one retrieved chunk leaves the store (its text is
+    # nowhere), and another's text is added again under the same source (ambiguous).
+    gone, shared = expected[1][0], expected[2][0]
+    assert gone != shared and gone not in expected[2]
+    store.delete([gone])
+    store.add_texts([by_id[shared].page_content], metadatas=[dict(by_id[shared].metadata)])
+    refs = [i for ids in expected for i in ids]
+
+    report = ingest(
+        tmp_path,
+        settings(paths=["spans.jsonl"], format="openinference"),
+        lineage=_store_lineage(tmp_path),
+    )
+    matches = report.text_matches
+    assert matches is not None
+    assert (matches.not_found, matches.ambiguous) == (refs.count(gone), refs.count(shared))
+    assert matches.matched == len(refs) - refs.count(gone) - refs.count(shared) >= 2
+    assert report.unknown_chunks == refs.count(gone) + refs.count(shared)
+
+    history = HistoryStore.open(f"sqlite:///{tmp_path / 'history.db'}")
+    for trace_id, ids in zip(_roots(tmp_path / "spans.jsonl"), expected, strict=True):
+        found = trace_response(history, trace_id)
+        assert found is not None
+        want = [None if i in (gone, shared) else i for i in ids]
+        assert [c.chunk_id for c in found.chunks] == want
+        assert [c.text for c in found.chunks] == [by_id[i].page_content for i in ids]
+
+    # The same text under two sources: the logged source picks the chunk; without one the
+    # text is ambiguous and no id is guessed.
+    warranty = TEXTS[0][0]
+    copies = {
+        d.metadata["source"]: d.id
+        for d in store.similarity_search(warranty, k=len(TEXTS) + 1)
+        if d.page_content == warranty
+    }
+    assert set(copies) == {"warranty.txt", "warranty-copy.txt"}
+    lineage = _store_lineage(tmp_path)
+    for source, cid in copies.items():
+        named = lineage.identify((RetrievedChunk(None, text=warranty, source=source),))
+        assert named[0].id == cid
+    assert lineage.identify((RetrievedChunk(None, text=warranty),))[0].id is None
+    assert lineage.texts is not None and lineage.texts.counts.ambiguous == 1
 
 
 def test_a_trace_split_over_two_files_is_joined_when_its_root_arrives(tmp_path, langchain_world):

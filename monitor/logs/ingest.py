@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from monitor.history.store import HistoryStore
 from monitor.logs.files import FileState, first_line, has_news, read_blocks, resume_point
 from monitor.logs.lineage import Lineage
 from monitor.logs.settings import LogsSettings
+from monitor.logs.textmatch import TextMatches
 from monitor.logs.values import epoch_us
 from monitor.ports import ResponseLog
 from monitor.records import ResponseRecord
@@ -57,6 +58,8 @@ class IngestReport:
     chunk_refs: int = 0
     unknown_chunks: int = 0
     rejects: Counter[str] = field(default_factory=Counter)
+    text_matches: TextMatches | None = None
+    """Chunks the log named only by text, matched against the store (None: no store)."""
     expired: int = 0
     waiting: int = 0
     deleted: int = 0
@@ -112,6 +115,7 @@ def ingest_logs(
         changed: bytes | bool | None = pending if pending != saved[0] else False
         if bad:
             _quarantine(quarantine, bad)
+        located = _identified(located, lineage)
         ids = {c.id for item in located for c in item.record.chunks if c.id is not None}
         rejects = Counter((path, exc.reason) for path, _, exc, _ in bad)
         report.rejects.update(exc.reason for _, _, exc, _ in bad)
@@ -164,6 +168,7 @@ def ingest_logs(
     if expired or lost or reader.pending() != saved[0]:
         store(expired, lost, None)
     report.waiting = getattr(reader, "waiting", 0)
+    report.text_matches = lineage.texts.counts if lineage.texts is not None else None
     gone = [p for p in known if not Path(p).exists()]
     if gone:
         forget_offsets(history, gone)
@@ -190,6 +195,20 @@ def _parse(
             located.append(Located(item, name, number))
         else:
             bad.append((name, number, item, line))
+
+
+def _identified(located: list[Located], lineage: Lineage) -> list[Located]:
+    """``located`` with store ids for the chunks its records name only by text."""
+    if lineage.texts is None:
+        return located
+    out = []
+    for item in located:
+        chunks = item.record.chunks
+        found = lineage.identify(chunks)
+        if found is not chunks:
+            item = item._replace(record=replace(item.record, chunks=found))
+        out.append(item)
+    return out
 
 
 def _quarantine(path: Path, bad: list[Rejected]) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.freshness.results import FreshnessResult
-from monitor.records import Chunk, ChunkLineage, SourceStamp
+from monitor.logs.textmatch import TextIndex
+from monitor.records import Chunk, ChunkLineage, RetrievedChunk, SourceStamp
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,15 @@ class Lineage:
         lookup: Callable[[Sequence[str]], list[Chunk]] | None = None,
         provenance: Callable[[Chunk], Any] | None = None,
         resolve: Callable[[str], str] | None = None,
+        texts: TextIndex | None = None,
     ):
         self.run_id = run_id
         self._stamps = stamps
         self._lookup = lookup
         self._provenance = provenance
         self._resolve = resolve or (lambda s: s)
+        self.texts = texts
+        """Finds the ids of chunks a log names only by text; None without a store."""
         self._listed: dict[str, tuple[str, str]] = {}
         self._audited_at: datetime | None = None
         self._edits: dict[str, float] = {}
@@ -89,7 +93,17 @@ class Lineage:
             lookup=lambda ids: store.get(ids),
             provenance=mapping.provenance,
             resolve=resolver.resolve,
+            texts=TextIndex(
+                lambda: store.pages(include_text=True),
+                lambda chunk: mapping.provenance(chunk).source,
+            ),
         )
+
+    def identify(self, chunks: tuple[RetrievedChunk, ...]) -> tuple[RetrievedChunk, ...]:
+        """``chunks`` with ids found by text for those the log gave without one."""
+        if self.texts is None or all(c.id is not None or not c.text for c in chunks):
+            return chunks
+        return self.texts.identify(chunks)
 
     def classify(self, ids: Iterable[str]) -> dict[str, ChunkLineage]:
         """The lineage of each id (looked up once per run, then remembered)."""
