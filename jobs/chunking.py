@@ -82,7 +82,7 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
     from monitor.chunking.aggregate import snapshot
     from monitor.chunking.compare import compare
     from monitor.chunking.features import scan
-    from monitor.chunking.prefetch import prefetched
+    from monitor.stores.prefetch import prefetched
     from monitor.chunking.results import to_run_result
     from monitor.chunking.snapshot import ChunkingResult
     from monitor.chunking.stored import save_quality

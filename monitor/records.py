@@ -330,7 +330,8 @@ class RetrievedChunk(NamedTuple):
     score_kind: ScoreKind | None = None
     text: str | None = None
     source: str | None = None
-    """The source the log's own metadata names (e.g. LangChain's ``source``), if any."""
+    """The source the log's own metadata names (e.g. LangChain's ``source``); read only for
+    a chunk without an id, to find it in the store by its text."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

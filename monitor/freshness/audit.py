@@ -47,6 +47,7 @@ from monitor.ports import SourceCatalog, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Chunk, SourceDocument, SourceProblem, SourceStamp
 from monitor.sources.problems import UnreadableSources
+from monitor.stores.prefetch import prefetched
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +140,12 @@ def _audit(
     reads_before: int,
 ) -> FreshnessAudit:
     scan = _Scan(mapping, settings, result, rotation, now, spool)
-    # Hashing the sources (file reads and C code) overlaps with streaming the store; the
-    # chunks that arrive before it is done wait in a small buffer.
+    # Hashing the sources (file reads and C code) and reading the store's next pages
+    # (chromadb's reads release the GIL) overlap with judging the current page; the chunks
+    # that arrive before the hashing is done wait in a small buffer.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragmon-catalog") as pool:
         hashing = pool.submit(lambda: {d.id: d for d in catalog.documents(known)})
-        for page in store.pages(include_text=True):
+        for page in prefetched(store.pages(include_text=True)):
             if scan.docs is None and hashing.done():
                 scan.start(hashing.result(), root, rewrites)
             scan.page(page)

@@ -126,24 +126,28 @@ def write_batch(
                 + 1
             )
             dumps = orjson.dumps
-            response_rows = [
-                (
-                    rid,
-                    r.id,
-                    epoch_us(r.time),
-                    r.query,
-                    r.answer,
-                    r.context,
-                    r.grounding,
-                    r.feedback,
-                    dumps(r.labels).decode() if r.labels else None,
-                    fmt,
-                    file,
-                    line,
-                    now_us,
+            response_rows = []
+            days = []
+            for rid, (r, file, line) in enumerate(fresh, start=first):
+                at_us = epoch_us(r.time)
+                days.append(at_us // DAY_US)
+                response_rows.append(
+                    (
+                        rid,
+                        r.id,
+                        at_us,
+                        r.query,
+                        r.answer,
+                        r.context,
+                        r.grounding,
+                        r.feedback,
+                        dumps(r.labels).decode() if r.labels else None,
+                        fmt,
+                        file,
+                        line,
+                        now_us,
+                    )
                 )
-                for rid, (r, file, line) in enumerate(fresh, start=first)
-            ]
             lid = lineage_ids.get
             # A chunk is (id, score, score_kind, text, source); str() drops the enum type,
             # which the DB-API would otherwise adapt row by row.
@@ -165,7 +169,7 @@ def write_batch(
                     f"text, lineage_id) VALUES ({_marks(conn, 7)})",
                     chunk_rows,
                 )
-                _count_retrievals(conn, first, first + len(fresh) - 1)
+                _count_retrievals(conn, fresh, days, lineage)
         if rejects:
             _count_rejects(conn, rejects, now_us)
         if offset is not None:
@@ -250,20 +254,32 @@ def _lineage_ids(
     return ids
 
 
-def _count_retrievals(conn: Connection, first: int, last: int) -> None:
-    # Counted by the database from the rows just written: far cheaper than in Python.
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+def _count_retrievals(
+    conn: Connection,
+    fresh: Sequence[Located],
+    days: Sequence[int],
+    lineage: Mapping[str, ChunkLineage],
+) -> None:
+    """Add the batch's retrievals per (day, chunk) to the daily counts: counted here, one
+    upsert per distinct pair, rather than by reading the rows just written back."""
+    counts: Counter[tuple[int, str]] = Counter(
+        (day, c[0])
+        for day, (r, _, _) in zip(days, fresh, strict=True)
+        for c in r.chunks
+        if c[0] is not None
+    )
+    if not counts:
+        return
+    known = lineage.get
+    rows = [
+        (day, cid, (li := known(cid)) and li.source_id, n) for (day, cid), n in counts.items()
+    ]
     conn.exec_driver_sql(
         "INSERT INTO retrieval_counts (day, chunk_id, source_id, retrievals) "
-        f"SELECT r.at_us / {DAY_US}, c.chunk_id, max(l.source_id), count(*) "
-        "FROM response_chunks c JOIN responses r ON r.rid = c.rid "
-        "LEFT JOIN chunk_lineage l ON l.id = c.lineage_id "
-        f"WHERE c.rid BETWEEN {mark} AND {mark} AND c.chunk_id IS NOT NULL "
-        f"GROUP BY r.at_us / {DAY_US}, c.chunk_id "
-        "ON CONFLICT (day, chunk_id) DO UPDATE SET "
+        f"VALUES ({_marks(conn, 4)}) ON CONFLICT (day, chunk_id) DO UPDATE SET "
         "retrievals = retrieval_counts.retrievals + excluded.retrievals, "
         "source_id = coalesce(excluded.source_id, retrieval_counts.source_id)",
-        (first, last),
+        rows,
     )
 
 

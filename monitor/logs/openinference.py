@@ -86,8 +86,11 @@ class OpenInferenceLog(TraceLog):
             if score is not None:
                 score = parse_score(score, f"{_DOC}{rank}.document.score")
             text = doc.get("content", extra.get("page_content"))
-            meta = json_or_none(doc.get("metadata")) or extra.get("metadata") or empty
-            source = meta.get("source") or meta.get("file_path") if isinstance(meta, dict) else None
+            source = None
+            if cid is None:  # the source helps find the chunk by its text (logs.textmatch)
+                meta = json_or_none(doc.get("metadata")) or extra.get("metadata") or empty
+                if isinstance(meta, dict):
+                    source = meta.get("source") or meta.get("file_path")
             out.append(
                 RetrievedChunk(
                     None if cid is None else str(cid),

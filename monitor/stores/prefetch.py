@@ -1,7 +1,8 @@
 """Read the next pages of a store in a thread while the current one is measured.
 
 chromadb's reads release the GIL for most of their time, so on two cores reading and
-measuring overlap: the job takes about the longer of the two instead of their sum.
+measuring overlap: a job takes about the longer of the two instead of their sum (the
+chunking job, the freshness audit).
 """
 
 from __future__ import annotations
