@@ -325,3 +325,44 @@ def test_the_commented_logs_keys_of_the_starter_config_are_valid():
     logs = LogsSettings.model_validate(tomllib.loads("\n".join(lines))["logs"])
     assert logs.paths == ["/var/log/rag-app/responses.jsonl*"]
     assert logs.mapping.score_kind == "similarity" and logs.retention_days == 90
+
+
+def test_retrieval_counts_per_chunk_and_day_across_batches_and_runs(history, tmp_path):
+    """Counted per (day, chunk) in each batch and added up across batches and runs, the
+    same on SQLite and PostgreSQL; a response seen again adds nothing."""
+    from monitor.history.responses import retrievals_by_chunk
+    from monitor.logs.files import find_files
+    from monitor.logs.ingest import ingest_logs, make_log
+    from monitor.logs.lineage import Lineage
+
+    def day(i: int) -> str:
+        return f"2026-11-{20 + i % 3:02d}T10:00:{i % 60:02d}Z"
+
+    first = [record(i, timestamp=day(i)) for i in range(300)]
+    later = [record(i, timestamp=day(i)) for i in range(250, 420)]  # 50 seen before
+    logs = settings(paths=["app.jsonl"], batch_bytes=1 << 16, retention_days=100000)
+
+    def run(records: list[dict]) -> None:
+        (tmp_path / "app.jsonl").write_text(jsonl(records))
+        ingest_logs(
+            history,
+            make_log(logs),
+            find_files(logs.paths, tmp_path),
+            lineage=Lineage(run_id=None, audit=None, stamps={}),
+            settings=logs,
+            quarantine=tmp_path / "quarantine.jsonl",
+        )
+
+    run(first)
+    run(first + later)  # the file grew: 120 new records and 50 seen before
+    expected: dict[tuple[int, str], int] = {}
+    for i in range(420):
+        for c in record(i)["chunks"]:
+            key = (20 + i % 3, c["id"])
+            expected[key] = expected.get(key, 0) + 1
+    with history.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT day, chunk_id, retrievals FROM retrieval_counts")
+        day0 = (datetime(2026, 11, 20, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).days
+        stored = {(int(d) - day0 + 20, c): int(n) for d, c, n in rows}
+    assert stored == expected
+    assert sum(retrievals_by_chunk(history, since_us=0).values()) == 840
