@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from dashboards.model import AlertView, JobHealth, ReportData
 from monitor.history import HistoryStore
 from monitor.history.queries import jobs_seen, latest_details, points_since, runs_since
-from monitor.history.responses import document_retrievals, low_grounding_by_document
+from monitor.history.response_reads import document_retrievals, low_grounding_by_document
 from monitor.logs.values import epoch_us
 from monitor.records import RunRecord, RunStatus
 

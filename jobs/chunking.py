@@ -82,7 +82,6 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
     from monitor.chunking.aggregate import snapshot
     from monitor.chunking.compare import compare
     from monitor.chunking.features import scan
-    from monitor.stores.prefetch import prefetched
     from monitor.chunking.results import to_run_result
     from monitor.chunking.snapshot import ChunkingResult
     from monitor.chunking.stored import save_quality
@@ -90,6 +89,7 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
     from monitor.logs.values import epoch_us
     from monitor.provenance import MetadataMapping
     from monitor.stores import describe_store, open_store
+    from monitor.stores.prefetch import prefetched
 
     settings = config.chunking_quality
     tokenizer = _tokenizer(config)

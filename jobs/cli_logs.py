@@ -25,7 +25,7 @@ def trace(settings: Settings, response_id: str, as_json: bool) -> None:
     Example:
       ragmon trace 4bf92f3577b34da6a3ce929d0e0e4736
     """
-    from monitor.history.responses import trace_response
+    from monitor.history.response_reads import trace_response
 
     found = trace_response(settings.history(), response_id)
     if found is None:

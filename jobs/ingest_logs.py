@@ -19,7 +19,7 @@ SCHEMA = "ragmon.ingest-logs/1"
 @register("ingest-logs", schedule="*/5 * * * *", after=("freshness",), signal=True)
 def run(config: Config, history: HistoryStore, *, full: bool = False) -> RunResult:
     """Ingest new responses from the configured logs, with each chunk's lineage."""
-    from monitor.history.responses import reject_counts, response_count
+    from monitor.history.response_reads import reject_counts, response_count
     from monitor.logs.files import find_files
     from monitor.logs.ingest import ingest_logs, make_log
 

@@ -217,7 +217,7 @@ def queue_with_retrievals(history: HistoryStore, details: Any, config: Config) -
 
     from monitor.freshness.fixqueue import with_retrievals
     from monitor.freshness.results import FreshnessResult
-    from monitor.history.responses import document_retrievals, low_grounding_by_document
+    from monitor.history.response_reads import document_retrievals, low_grounding_by_document
     from monitor.logs.values import epoch_us
 
     since = epoch_us(clock.now() - timedelta(days=config.logs.window_days))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from monitor.history import HistoryStore
-from monitor.history.responses import trace_response
+from monitor.history.response_reads import trace_response
 from tests.logfiles import ingest, jsonl, query, record, settings, stored_ids
 
 
@@ -330,7 +330,7 @@ def test_the_commented_logs_keys_of_the_starter_config_are_valid():
 def test_retrieval_counts_per_chunk_and_day_across_batches_and_runs(history, tmp_path):
     """Counted per (day, chunk) in each batch and added up across batches and runs, the
     same on SQLite and PostgreSQL; a response seen again adds nothing."""
-    from monitor.history.responses import retrievals_by_chunk
+    from monitor.history.response_reads import retrievals_by_chunk
     from monitor.logs.files import find_files
     from monitor.logs.ingest import ingest_logs, make_log
     from monitor.logs.lineage import Lineage

@@ -13,7 +13,7 @@ import pytest
 
 from monitor.config import StoreConfig
 from monitor.history import HistoryStore
-from monitor.history.responses import trace_response
+from monitor.history.response_reads import trace_response
 from monitor.logs.lineage import Lineage
 from monitor.provenance import MetadataMapping
 from monitor.records import RetrievedChunk

@@ -11,6 +11,8 @@ is the root span's ``output.value``, else the last LLM span's output message.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from monitor.errors import LogLineError
@@ -21,6 +23,17 @@ from monitor.records import ResponseRecord, RetrievedChunk, ScoreKind
 KIND = "openinference.span.kind"
 _DOC = "retrieval.documents."
 _LABELS = ("session.id", "user.id", "llm.model_name")
+_NOTHING = (None, None, None, None)
+_KEYS: list[tuple[str, str, str, str]] = []
+
+
+def _doc_keys() -> Iterator[tuple[str, str, str, str]]:
+    """The id, score, content and metadata attribute keys of rank 0, 1, 2, ... (made once)."""
+    for rank in itertools.count():
+        if rank == len(_KEYS):
+            key = f"{_DOC}{rank}.document."
+            _KEYS.append((f"{key}id", f"{key}score", f"{key}content", f"{key}metadata"))
+        yield _KEYS[rank]
 
 
 class OpenInferenceLog(TraceLog):
@@ -67,35 +80,39 @@ class OpenInferenceLog(TraceLog):
 
     def _documents(self, span: Span) -> list[RetrievedChunk]:
         attrs = span.attributes
-        fields: dict[int, dict[str, Any]] = {}
-        for key, value in attrs.items():
-            if key.startswith(_DOC):
-                index, _, name = key[len(_DOC) :].partition(".document.")
-                if index.isdigit() and name:
-                    fields.setdefault(int(index), {})[name] = value
+        get = attrs.get
+        found: list[tuple[Any, Any, Any, Any]] = []
+        # Ranks are 0, 1, 2, ...: look each one's four keys up rather than parse every key.
+        for id_key, score_key, content_key, meta_key in _doc_keys():
+            doc = (get(id_key), get(score_key), get(content_key), get(meta_key))
+            if doc == _NOTHING:
+                break
+            found.append(doc)
         # Ids missing from the attributes (LangChain's instrumentor): from output.value.
-        need_output = not fields or any("id" not in d for d in fields.values())
-        listed = _output_documents(attrs.get("output.value")) if need_output else []
+        need_output = not found or any(doc[0] is None for doc in found)
+        listed = _output_documents(get("output.value")) if need_output else []
         out = []
         empty: dict[str, Any] = {}
-        for rank in range(max(len(fields), len(listed))):
-            doc = fields.get(rank, empty)
+        kind = self._kind
+        for rank in range(max(len(found), len(listed))):
+            cid, score, text, meta = found[rank] if rank < len(found) else _NOTHING
             extra = listed[rank] if rank < len(listed) else empty
-            cid = doc.get("id", extra.get("id"))
-            score = doc.get("score")
+            if cid is None:
+                cid = extra.get("id")
             if score is not None:
                 score = parse_score(score, f"{_DOC}{rank}.document.score")
-            text = doc.get("content", extra.get("page_content"))
+            if text is None:
+                text = extra.get("page_content")
             source = None
             if cid is None:  # the source helps find the chunk by its text (logs.textmatch)
-                meta = json_or_none(doc.get("metadata")) or extra.get("metadata") or empty
+                meta = json_or_none(meta) or extra.get("metadata") or empty
                 if isinstance(meta, dict):
                     source = meta.get("source") or meta.get("file_path")
             out.append(
                 RetrievedChunk(
                     None if cid is None else str(cid),
                     score,
-                    self._kind if score is not None else None,
+                    kind if score is not None else None,
                     text if isinstance(text, str) else None,
                     str(source) if source is not None else None,
                 )
