@@ -18,6 +18,7 @@ import pytest
 
 from monitor.history import HistoryStore
 from monitor.history.response_reads import trace_response
+from monitor.logs.lineage import Lineage
 from tests.logfiles import ingest, jsonl, query, record, settings, stored_ids
 
 
@@ -366,3 +367,32 @@ def test_retrieval_counts_per_chunk_and_day_across_batches_and_runs(history, tmp
         stored = {(int(d) - day0 + 20, c): int(n) for d, c, n in rows}
     assert stored == expected
     assert sum(retrievals_by_chunk(history, since_us=0).values()) == 840
+
+
+def test_automatic_garbage_collection_is_restored_after_ingestion(tmp_path):
+    """Ingestion pauses the automatic cycle collector while it reads (collecting once per
+    batch instead) and leaves it as it found it, also when a batch fails."""
+    import gc
+
+    (tmp_path / "app.jsonl").write_text(jsonl([record(i) for i in range(50)]) + "garbage\n")
+    logs = settings(paths=["app.jsonl"], batch_bytes=1 << 16)
+    assert gc.isenabled()
+    assert ingest(tmp_path, logs).responses == 50
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        (tmp_path / "app.jsonl").write_text(jsonl([record(i) for i in range(50, 60)]))
+        assert ingest(tmp_path, logs).responses == 10
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    def store_gone(ids: object) -> list:
+        raise ConnectionError("the store went away")
+
+    (tmp_path / "app.jsonl").write_text(jsonl([record(i) for i in range(60, 70)]))
+    lineage = Lineage(run_id=None, audit=None, stamps={}, lookup=store_gone)
+    with pytest.raises(ConnectionError):
+        ingest(tmp_path, logs, lineage=lineage)
+    assert gc.isenabled()
+    assert len(stored_ids(tmp_path)) == 60  # the failed batch stored nothing

@@ -9,9 +9,11 @@ but never loses one; their counts are in the database and exact.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -132,7 +134,39 @@ def ingest_logs(
         )
         saved[0] = pending
         report.add(written)
+        gc.collect(0)  # the batch's cyclic garbage (a rejected line's traceback): see below
 
+    with _cycle_collection_per_batch():
+        _read_files(files, known, reader, settings, report, store)
+    expired: list[Located] = []
+    lost: list[Rejected] = []
+    for item in reader.expire(now() - timedelta(seconds=settings.trace_wait_seconds)):
+        report.expired += 1
+        if isinstance(item, LogLineError):
+            lost.append(("(traces)", 0, item, b""))
+        else:
+            expired.append(Located(record=item, file="(expired traces)", line=0))
+    if expired or lost or reader.pending() != saved[0]:
+        store(expired, lost, None)
+    report.waiting = getattr(reader, "waiting", 0)
+    report.text_matches = lineage.texts.counts if lineage.texts is not None else None
+    gone = [p for p in known if not Path(p).exists()]
+    if gone:
+        forget_offsets(history, gone)
+    cutoff = now() - timedelta(days=settings.retention_days)
+    report.deleted = apply_retention(history, before_us=epoch_us(cutoff))
+    return report
+
+
+def _read_files(
+    files: Sequence[Path],
+    known: Mapping[str, FileState],
+    reader: ResponseLog,
+    settings: LogsSettings,
+    report: IngestReport,
+    store: Callable[[list[Located], list[Rejected], FileState | None], None],
+) -> None:
+    """Parse what is new in each file, a block at a time, and ``store`` each block."""
     for path in files:
         state = resume_point(path, known)
         if not has_news(path, state):
@@ -157,24 +191,25 @@ def ingest_logs(
             store(located, bad, block.state)
             report.bytes_read += block.state.offset - start
             start = block.state.offset
-    expired: list[Located] = []
-    lost: list[Rejected] = []
-    for item in reader.expire(now() - timedelta(seconds=settings.trace_wait_seconds)):
-        report.expired += 1
-        if isinstance(item, LogLineError):
-            lost.append(("(traces)", 0, item, b""))
-        else:
-            expired.append(Located(record=item, file="(expired traces)", line=0))
-    if expired or lost or reader.pending() != saved[0]:
-        store(expired, lost, None)
-    report.waiting = getattr(reader, "waiting", 0)
-    report.text_matches = lineage.texts.counts if lineage.texts is not None else None
-    gone = [p for p in known if not Path(p).exists()]
-    if gone:
-        forget_offsets(history, gone)
-    cutoff = now() - timedelta(days=settings.retention_days)
-    report.deleted = apply_retention(history, before_us=epoch_us(cutoff))
-    return report
+
+
+@contextlib.contextmanager
+def _cycle_collection_per_batch() -> Iterator[None]:
+    """Pause Python's automatic cycle collection while files are read.
+
+    Parsing makes millions of short-lived dicts and lists without cycles, freed by
+    reference counting alone; but the automatic collector, triggered by allocation
+    counts, would rescan the young objects every 700 allocations: about a fifth of the
+    ingestion time (1M flat records). Instead each stored batch collects the youngest
+    generation once (`store`), which frees the few cycles a batch makes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _parse(
