@@ -211,7 +211,7 @@ def child(kind: str, fmt: str, file: str, db: str) -> None:
     began = time.perf_counter()
     if kind == "parse":
         lines = 0
-        for block in read_blocks(path, resume_point(path, {}), settings.batch_bytes):
+        for block in read_blocks(path, resume_point(path, {}), settings.block_bytes):
             for line in block.lines:
                 orjson.loads(line)
             lines += len(block.lines)

@@ -125,8 +125,8 @@ def test_minhash_signatures_do_not_depend_on_the_page_a_chunk_is_in():
 
 
 def test_prefetch_yields_every_page_in_order_and_raises_the_readers_error():
-    from monitor.stores.prefetch import prefetched
     from monitor.errors import StoreError
+    from monitor.stores.prefetch import prefetched
 
     assert list(prefetched(iter(range(50)), depth=2)) == list(range(50))
 

@@ -488,3 +488,19 @@ def test_html_embedded_with_its_tags_is_matched_against_the_raw_page(tmp_path, e
     assert stale["chunk_ids"] == {"stale": [changed]}
     assert stale["rules"]["edited"] == 1
     assert stale["edits"][changed]["diff"] == "- 35 + 90"
+
+
+def test_langchain_audits_with_the_history_on_postgresql(langchain_world, postgres):
+    """The stamps, memos and verdicts are bulk-written the same way on PostgreSQL: the
+    second run reads no source and agrees with the first."""
+    config, _ = langchain_world
+    url = postgres.new_database()
+    config = config.model_copy(update={"history": config.history.model_copy(update={"url": url})})
+    first = audit_and_store(config)
+    second = audit_and_store(config)
+    assert first.details["by_document"]["policy.md"]["status"] == "stale"
+    assert (first.details["source_reads"] > 0, second.details["source_reads"]) == (True, 0)
+    for doc, verdict in first.details["by_document"].items():
+        again = second.details["by_document"][doc]
+        for key in ("status", "chunk_ids", "rules", "edits", "coverage"):
+            assert again.get(key) == verdict.get(key), (doc, key)

@@ -179,7 +179,7 @@ def _read_files(
             store([], [(name, 1, exc, b"")], None)
             continue
         start = state.offset
-        for block in read_blocks(path, state, settings.batch_bytes):
+        for block in read_blocks(path, state, settings.block_bytes):
             located: list[Located] = []
             bad: list[Rejected] = []
             number = block.first_line

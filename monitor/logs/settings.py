@@ -70,8 +70,17 @@ class LogsSettings(_Section):
     """Retrieval counts shown in the fix queue cover this many days."""
     quarantine: Path = Path(".ragmon/quarantine.jsonl")
     """Lines that could not be used, with file, line and reason (relative to the config)."""
-    batch_bytes: int = Field(default=8 << 20, ge=1 << 16)
-    """Bytes read per batch; each batch and its file offset commit in one transaction."""
+    batch_bytes: int | None = Field(default=None, ge=1 << 16)
+    """Bytes read per batch; each batch and its file offset commit in one transaction.
+    Unset: 8 MB of flat lines, 32 MB of trace lines (a trace takes about four times the
+    bytes of a flat record), so a batch is about 12,000 responses either way."""
+
+    @property
+    def block_bytes(self) -> int:
+        """``batch_bytes``, or the format's default."""
+        if self.batch_bytes is not None:
+            return self.batch_bytes
+        return (32 << 20) if self.format in ("openinference", "genai") else (8 << 20)
 
     @model_validator(mode="after")
     def _paths_for_format(self) -> LogsSettings:
