@@ -293,3 +293,48 @@ def test_recorded_span_reads_the_nodes_own_offsets_only():
     assert recorded_span(meta({"start_char_idx": 40, "end_char_idx": 12})) is None
     assert recorded_span({"_node_content": "not json"}) is None
     assert recorded_span({"_node_content": 7}) is None
+
+
+COMMENTED = """# Sponsors
+
+```{include} ../README.md
+:start-after: 'teaser-begin -->'
+:end-before: '<!-- sponsor-break-begin'
+```
+
+<!-- [[[cog
+# This is mainly called from the pre_build job of the documentation host!
+import pathlib, tomllib
+for sponsor in tomllib.loads(pathlib.Path("pyproject.toml").read_text())["sponsors"]:
+    print(f'<a href="{sponsor["url"]}"><img title="{sponsor["title"]}" width="190" /></a>')
+]]] -->
+<a href="https://example.org/"><img title="Example AG" src="example.svg" width="190" /></a>
+<a href="https://example.com/"><img title="Example Inc" src="example-inc.svg" width="190" /></a>
+<!-- [[[end]]] -->
+
+The project is funded by its sponsors and by the people who contribute their time.
+"""
+
+
+def test_chunks_cut_inside_html_comments_are_fresh_and_edits_there_are_not(
+    tmp_path, embedder, convention
+):
+    """A Markdown page as real docs have it (attrs' index.md): an HTML comment opened
+    inside a quoted directive, a generator block in a comment, raw tags. A splitter cuts
+    chunks inside the comments, so a chunk may hold text that stripping tags removes from
+    the source: verbatim in the unstripped page, it is fresh; a word changed there is not."""
+    docs = tmp_path / "docs"
+    write(docs, "sponsors.md", COMMENTED)
+    config = make_config(tmp_path, tmp_path / "chroma", "commented", docs)
+    if convention == "langchain":
+        langchain_index(config.store, docs, embedder, recorded_prefix="docs/")
+    else:
+        llamaindex_index(config.store, docs, embedder)
+    first = audit_and_store(config).details
+    assert first["by_document"] == {}, first["by_document"]
+    (docs / "sponsors.md").write_text(COMMENTED.replace("pre_build job", "post_build job"))
+    doc = audit_and_store(config).details["by_document"]["sponsors.md"]
+    assert doc["status"] == "stale", doc
+    assert doc["edits"], doc
+    (edit,) = doc["edits"].values()
+    assert edit["diff"] == "- pre_build + post_build"

@@ -17,6 +17,7 @@ from monitor.config import FreshnessConfig
 from monitor.errors import SourceFileError
 from monitor.freshness.alignment import (
     ALIGNED,
+    GONE,
     VERBATIM,
     Located,
     SourceText,
@@ -31,7 +32,7 @@ from monitor.ports import SourceCatalog, VectorStore
 from monitor.records import SourceDocument
 from monitor.text import normalise
 
-VERSION = 5
+VERSION = 6
 """Part of every remembered verdict's key: bump it when the way verdicts are made changes."""
 
 _FETCH = 2000
@@ -198,6 +199,16 @@ class TextChecks:
         if tagged:
             raw_text = self._catalog.read_text(doc, markup=True) if html else body
             raw = SourceText(match_words(raw_text))
+        kept: list[SourceText] = [raw] if tagged else []
+        markup = has_tags(body)  # else both renderings have the same words
+
+        def unstripped() -> SourceText:
+            """The rendering that keeps tags (read or built when first needed)."""
+            if not kept:
+                text = self._catalog.read_text(doc, markup=True) if html else body
+                kept.append(SourceText(match_words(text)))
+            return kept[0]
+
         # Coverage is measured on the rendering most chunks were cut from.
         main = raw if 2 * len(tagged) > len(infos) else plain
         hints = _compact_starts(
@@ -228,14 +239,25 @@ class TextChecks:
                     chunks[info.id] = [VERBATIM, span, 0.0, "", "", False]
                     continue
             where = source.locate(words, threshold=threshold)
+            if where.kind != VERBATIM and markup:
+                # The other rendering may hold the chunk better: a chunk cut inside an HTML
+                # comment keeps text that stripping removes from the source, and a chunk
+                # with tags may come from a page whose loader kept only some of them.
+                alt = plain if source is not plain else unstripped()
+                there = alt.locate(match_words(text, strip_tags=alt is plain), threshold=threshold)
+                if _closer(there, where):
+                    where, source = there, alt
             if source is not main and where.span is not None:
                 # Its span in the rendering coverage is measured on, where there is one.
                 other = main.locate(
                     match_words(text, strip_tags=main is plain), threshold=threshold
                 )
+                # A chunk found with edits only counts where the edits are the same; one
+                # verbatim in its rendering counts wherever its words are.
+                same = other.kind == where.kind or (where.kind == VERBATIM and other.kind != GONE)
                 where = Located(
                     kind=where.kind,
-                    span=other.span if other.kind == where.kind else None,
+                    span=other.span if same else None,
                     changed_share=where.changed_share,
                     diff=where.diff,
                     content_diff=where.content_diff,
@@ -243,6 +265,15 @@ class TextChecks:
                 )
             chunks[info.id] = where.to_json()
         return {"chunks": chunks, "length": main.length, "by_offsets": by_offsets}
+
+
+def _closer(one: Located, other: Located) -> bool:
+    """Whether ``one`` places a chunk better than ``other``: verbatim over found with
+    edits over gone; among chunks found with edits, fewer changed words."""
+    rank = {VERBATIM: 0, ALIGNED: 1, GONE: 2}
+    if rank[one.kind] != rank[other.kind]:
+        return rank[one.kind] < rank[other.kind]
+    return one.kind == ALIGNED and one.changed_share < other.changed_share
 
 
 def _compact_starts(
