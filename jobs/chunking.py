@@ -85,6 +85,7 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
     from monitor.chunking.results import to_run_result
     from monitor.chunking.snapshot import ChunkingResult
     from monitor.chunking.stored import save_quality
+    from monitor.freshness.matching import SourceResolver
     from monitor.history.store import utcnow
     from monitor.logs.values import epoch_us
     from monitor.provenance import MetadataMapping
@@ -104,7 +105,17 @@ def run_chunking(config: Config, history: HistoryStore, *, quiet: bool = False) 
                 yield page
                 bar.advance(task, len(page))
 
-        table = scan(pages(), tokenizer, settings, MetadataMapping(config.mapping), expected=total)
+        # Documents named as the freshness audit names them: path rewrites applied, paths
+        # made relative to the sources root.
+        names = SourceResolver((), config.sources.root, config.mapping.path_rewrites)
+        table = scan(
+            pages(),
+            tokenizer,
+            settings,
+            MetadataMapping(config.mapping),
+            expected=total,
+            resolve=names.resolve,
+        )
     saved = save_quality(history, ids, table, run_id=_running(history), now_us=epoch_us(utcnow()))
     log.info("chunk flags of %d chunks stored for correlation", saved)
     current = snapshot(

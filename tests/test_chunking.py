@@ -227,3 +227,26 @@ def test_a_hub_model_name_needs_the_tokenizer_directory(tmp_path):
     with pytest.raises(ConfigError, match="chunking_quality.model_dir"):
         run_chunking(config, history, quiet=True)
     history.engine.dispose()
+
+
+def test_documents_are_named_as_the_freshness_audit_names_them(tmp_path, embedder):
+    """A LangChain store indexed on another machine records ``/srv/app/docs/...``: with the
+    path rewrite the audit needs, the chunking job names the same documents the same way."""
+    from tests.freshness_scenarios import audit_and_store, langchain_index, make_config, write
+
+    docs = tmp_path / "docs"
+    for name, text in demo_documents().items():
+        write(docs, name, text)
+    config = make_config(
+        tmp_path,
+        tmp_path / "chroma",
+        "elsewhere",
+        docs,
+        mapping={"path_rewrites": [{"from": "/srv/app/docs/", "to": ""}]},
+    )
+    langchain_index(config.store, docs, embedder, recorded_prefix="/srv/app/docs/")
+    chunking = _result(run_and_store(config)).snapshot.by_document.ids
+    audit = audit_and_store(config).details
+    assert audit["counts"]["chunks"]["orphaned"] == 0
+    assert set(chunking) == {n for n in demo_documents() if n.endswith(".md")}
+    assert not any(name.startswith("/srv/") for name in chunking)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -108,10 +108,13 @@ class FeatureScanner:
         mapping: MetadataMapping,
         *,
         expected: int = 0,
+        resolve: Callable[[str], str] | None = None,
     ):
         self._tok = tokenizer
         self._settings = settings
         self._mapping = mapping
+        self._resolve = resolve
+        """Recorded source -> the document's name in reports (path rewrites applied)."""
         # A chunk is sampled when the CRC of its text falls below this: the same text is
         # sampled in every run, whatever its id or position.
         rate = min(1.0, settings.sample_size / expected) if expected else 1.0
@@ -152,7 +155,10 @@ class FeatureScanner:
             text = texts[i]
             number = self._seen + i
             provenance = self._mapping.provenance(chunk)
-            doc = self._doc_index.setdefault(provenance.source or NO_SOURCE, len(self._doc_index))
+            source = provenance.source
+            if source and self._resolve is not None:
+                source = self._resolve(source)
+            doc = self._doc_index.setdefault(source or NO_SOURCE, len(self._doc_index))
             if provenance.embedded_at is not None:
                 when = provenance.embedded_at.timestamp()
                 if when > self._embedded_at.get(doc, -math.inf):
@@ -288,9 +294,11 @@ def scan(
     mapping: MetadataMapping,
     *,
     expected: int = 0,
+    resolve: Callable[[str], str] | None = None,
 ) -> FeatureTable:
-    """Stream ``pages`` through a `FeatureScanner`."""
-    scanner = FeatureScanner(tokenizer, settings, mapping, expected=expected)
+    """Stream ``pages`` through a `FeatureScanner`; documents are named by ``resolve``
+    of their recorded source (as the freshness audit names them) when given."""
+    scanner = FeatureScanner(tokenizer, settings, mapping, expected=expected, resolve=resolve)
     for page in pages:
         scanner.add(page)
     return scanner.finish()
