@@ -399,3 +399,33 @@ def test_vectors_from_another_space_lower_recall_by_hand(tmp_path, corpus):
     assert after.labelled.aggregate.recall_at_k == pytest.approx((n - 1) / n)
     assert after.labelled.aggregate.mrr == pytest.approx(before.labelled.aggregate.mrr - lost / n)
     assert [r.probe for r in after.regressions] == ["warranty"]
+
+
+def test_a_collection_built_with_another_model_is_a_config_error_that_says_so(
+    tmp_path, corpus, embedder
+):
+    """Queries embedded with the configured model cannot search vectors of another size:
+    the run fails with exit code 2 and names both dimensions, not Chroma's message."""
+    from click.testing import CliRunner
+
+    from jobs.cli import cli
+
+    store = StoreConfig(path=tmp_path / "chroma", collection="other-model")
+    rng = np.random.default_rng(0)
+    fill_collection(
+        store,
+        corpus["ids"],
+        documents=corpus["texts"],
+        metadatas=[{"source": s} for s in corpus["sources"]],
+        embeddings=rng.normal(size=(len(corpus["ids"]), 64)).tolist(),
+    )
+    probes = write_probes(tmp_path / "probes.jsonl")
+    path = tmp_path / "ragmon.toml"
+    path.write_text(
+        f'[store]\npath = "{store.path}"\ncollection = "other-model"\n'
+        f'[sources]\nroot = "{tmp_path}"\n[relevance]\nprobes = "{probes}"\n'
+    )
+    result = CliRunner().invoke(cli, ["-c", str(path), "run", "relevance"])
+    assert result.exit_code == 2, result.output
+    assert "64 dimensions" in result.output and "gives 384" in result.output
+    assert "embedding.model" in result.output

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config import PathRewrite
+from monitor.errors import ConfigError, StoreError
 from monitor.ports import Embedder, VectorStore
 from monitor.provenance import MetadataMapping
 from monitor.records import Chunk, Neighbour
@@ -57,10 +58,28 @@ class Retriever:
         started = time.perf_counter()
         found: list[list[Neighbour]] = []
         for start in range(0, len(vectors), QUERY_BATCH):
-            found += self.store.query(vectors[start : start + QUERY_BATCH], depth)
+            try:
+                found += self.store.query(vectors[start : start + QUERY_BATCH], depth)
+            except StoreError:
+                self._refuse_another_model(len(vectors[0]))
+                raise
         self.timings.querying += time.perf_counter() - started
         self.timings.queries += len(vectors)
         return found
+
+    def _refuse_another_model(self, dimension: int) -> None:
+        """A failed query whose cause is a collection built with another model: say so."""
+        page = next(iter(self.store.pages(include_text=False, include_embeddings=True)), [])
+        stored = next((c.embedding for c in page if c.embedding is not None), None)
+        if stored is not None and len(stored) != dimension:
+            raise ConfigError(
+                "config",
+                "embedding.model",
+                f"the collection's vectors have {len(stored)} dimensions and "
+                f"{self.embedder.name} gives {dimension}: queries must be embedded with the "
+                "model the collection was built with (set [embedding] model to it; "
+                "`ragmon run embeddings` checks the match)",
+            )
 
     def rank(
         self, texts: Sequence[str], depth: int, *, k: int | None = None
