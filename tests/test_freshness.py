@@ -375,6 +375,10 @@ def test_healthy_store_is_ok(tmp_path, embedder):
     assert result.status is RunStatus.OK
     assert result.details["by_document"] == {}
     assert result.details["fix_queue"] == []
+    # Nothing is behind its source: the staleness age is 0, not missing (a chart or a
+    # headline would otherwise keep showing an earlier run's age).
+    ages = {m.labels["stat"]: m.value for m in result.metrics if m.name == "staleness_age_seconds"}
+    assert ages == {"p50": 0.0, "p95": 0.0, "max": 0.0}
 
 
 def test_embedded_and_served_stores_give_the_same_audit(tmp_path, embedder, chroma_server):

@@ -286,6 +286,10 @@ def _metrics(record: FreshnessResult, audit: FreshnessAudit) -> list[Metric]:
         if moment is not None:
             out.append(Metric(name=name, value=(now - moment).total_seconds(), labels=labels))
     age = record.staleness_age_seconds
+    if not chunks[ChunkClass.STALE]:
+        # Nothing is behind its source: an age of 0, not a gap that a chart or a headline
+        # would fill with the last run's age.
+        age = AgeStats(p50=0.0, p95=0.0, max=0.0)
     out += [
         Metric(name="staleness_age_seconds", value=v, labels={**labels, "stat": k})
         for k, v in (("p50", age.p50), ("p95", age.p95), ("max", age.max))
