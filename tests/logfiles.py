@@ -39,6 +39,19 @@ def ingest(
         history.engine.dispose()
 
 
+def ingest_into(history: HistoryStore, base: Path, logs: LogsSettings) -> IngestReport:
+    """One ingestion run into ``history`` (SQLite or PostgreSQL), globs relative to
+    ``base``, lineage without a freshness run."""
+    return ingest_logs(
+        history,
+        make_log(logs),
+        find_files(logs.paths, base),
+        lineage=Lineage(run_id=None, audit=None, stamps={}),
+        settings=logs,
+        quarantine=base / "quarantine.jsonl",
+    )
+
+
 def stored_ids(tmp_path: Path) -> list[str]:
     """Every stored response id, in storage order (duplicates would show twice)."""
     return [row[0] for row in query(tmp_path, "SELECT id FROM responses ORDER BY rid")]

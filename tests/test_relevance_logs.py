@@ -317,24 +317,14 @@ def test_response_rows_flag_off_topic_queries_and_count_context_tokens(
 
 def test_logged_windows_and_rows_on_sqlite_and_postgresql(history, tmp_path):
     """The sample is read and the rows upserted the same way on both databases."""
-    from monitor.logs.files import find_files
-    from monitor.logs.ingest import ingest_logs, make_log
-    from monitor.logs.lineage import Lineage
     from monitor.relevance.logged import logged_windows, write_states
     from monitor.relevance.perresponse import ResponseState
-    from tests.logfiles import record, settings
+    from tests.logfiles import ingest_into, record, settings
 
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "app.jsonl").write_text(jsonl([record(i) for i in range(40)]))
     logs = settings(paths=["logs/*.jsonl"], retention_days=100000)
-    ingest_logs(
-        history,
-        make_log(logs),
-        find_files(logs.paths, tmp_path),
-        lineage=Lineage(run_id=None, audit=None, stamps={}),
-        settings=logs,
-        quarantine=tmp_path / "quarantine.jsonl",
-    )
+    ingest_into(history, tmp_path, logs)
     # record(i) is at 10:00:i on 2026-11-20: the first 25 are the reference window.
     bounds = {
         "start": datetime(2026, 11, 20, 9, tzinfo=UTC),

@@ -332,9 +332,7 @@ def test_retrieval_counts_per_chunk_and_day_across_batches_and_runs(history, tmp
     """Counted per (day, chunk) in each batch and added up across batches and runs, the
     same on SQLite and PostgreSQL; a response seen again adds nothing."""
     from monitor.history.response_reads import retrievals_by_chunk
-    from monitor.logs.files import find_files
-    from monitor.logs.ingest import ingest_logs, make_log
-    from monitor.logs.lineage import Lineage
+    from tests.logfiles import ingest_into
 
     def day(i: int) -> str:
         return f"2026-11-{20 + i % 3:02d}T10:00:{i % 60:02d}Z"
@@ -345,14 +343,7 @@ def test_retrieval_counts_per_chunk_and_day_across_batches_and_runs(history, tmp
 
     def run(records: list[dict]) -> None:
         (tmp_path / "app.jsonl").write_text(jsonl(records))
-        ingest_logs(
-            history,
-            make_log(logs),
-            find_files(logs.paths, tmp_path),
-            lineage=Lineage(run_id=None, audit=None, stamps={}),
-            settings=logs,
-            quarantine=tmp_path / "quarantine.jsonl",
-        )
+        ingest_into(history, tmp_path, logs)
 
     run(first)
     run(first + later)  # the file grew: 120 new records and 50 seen before
