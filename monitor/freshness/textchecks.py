@@ -199,14 +199,14 @@ class TextChecks:
         if tagged:
             raw_text = self._catalog.read_text(doc, markup=True) if html else body
             raw = SourceText(match_words(raw_text))
+        # Without tags in the text (always so for an HTML page's text) both renderings have
+        # the same words; with them, the one that keeps tags is built when first needed.
+        markup = has_tags(body)
         kept: list[SourceText] = [raw] if tagged else []
-        markup = has_tags(body)  # else both renderings have the same words
 
         def unstripped() -> SourceText:
-            """The rendering that keeps tags (read or built when first needed)."""
             if not kept:
-                text = self._catalog.read_text(doc, markup=True) if html else body
-                kept.append(SourceText(match_words(text)))
+                kept.append(SourceText(match_words(raw_text)))
             return kept[0]
 
         # Coverage is measured on the rendering most chunks were cut from.
