@@ -14,7 +14,7 @@ from sqlalchemy import select
 from jobs import registry
 from jobs.demo import run_demo
 from jobs.demo_planted import PLANTED
-from jobs.demo_rechunk import BAD_DOCUMENTS, OTHER_MODEL
+from jobs.demo_rechunk import BAD_DOCUMENTS, OTHER_MODEL, SWAPPED_DOCUMENTS
 from jobs.demo_summary import recall_series
 from jobs.registry import load_config
 from jobs.setup import last_details
@@ -88,6 +88,9 @@ def test_planted_problems_are_found_by_their_signals(demo):
     assert status["handbook/parental-leave.md"] == "missing"
     assert status["handbook/expenses.md"] == "partially_indexed"
     assert "handbook/security-basics.md" not in status  # re-wrapped only: still fresh
+    # The planted disagreement (15 vs 20 days of vacation) is one group, newest value marked.
+    (group,) = [g for g in fresh["conflicts"] if "vacation" in g["template"]]
+    assert {v["value"] for v in group["voices"]} == {"15", "20"}
 
     chunking = last_details(history, "chunking")
     assert chunking["comparison"]["reference_kind"] == "baseline"
@@ -100,7 +103,7 @@ def test_planted_problems_are_found_by_their_signals(demo):
         OTHER_MODEL,
     }
     swapped = {m["chunk_id"].split("#")[0] for m in embedding["mismatched"]}
-    assert swapped == {"products/r2-arm-quickstart.md", "faq/hr-faq.md"}
+    assert swapped == set(SWAPPED_DOCUMENTS)
 
     recall = [value for _, value in recall_series(history)]
     assert len(recall) == DAYS + 1
